@@ -1,0 +1,28 @@
+"""The CRM data contract: table specs, schemas, loading and the table container."""
+
+from crmml.data._contract import (
+    CONTRACT_VERSION,
+    DEFAULT_CLOSED_STAGES,
+    DEFAULT_OPEN_STAGES,
+    TABLE_NAMES,
+    TABLES,
+    ColumnSpec,
+    ForeignKey,
+    TableSpec,
+)
+from crmml.data._report import Exclusion, ExclusionReport
+from crmml.data._tables import CRMTables
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "DEFAULT_CLOSED_STAGES",
+    "DEFAULT_OPEN_STAGES",
+    "TABLE_NAMES",
+    "TABLES",
+    "ColumnSpec",
+    "ForeignKey",
+    "TableSpec",
+    "CRMTables",
+    "Exclusion",
+    "ExclusionReport",
+]

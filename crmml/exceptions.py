@@ -1,0 +1,149 @@
+"""Every error crmml raises.
+
+Each message names the object (table, column, parameter or artifact), what was
+expected, what arrived and how to fix it. All errors derive from
+:class:`CrmmlError`, so ``except crmml.exceptions.CrmmlError`` catches any of
+them; each also derives from the matching built-in (``ValueError``,
+``KeyError`` ...) so generic handlers keep working.
+
+This module is the bottom layer: it imports nothing from crmml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CrmmlError",
+    "Problem",
+    "DataContractError",
+    "MissingTableError",
+    "ParameterError",
+    "NotFittedError",
+    "ConvergenceError",
+    "ArtifactError",
+    "IncompatibleArtifactError",
+    "TamperedArtifactError",
+]
+
+_MAX_EXAMPLES = 5
+
+
+class CrmmlError(Exception):
+    """Base class of every error raised by crmml."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule in one table.
+
+    Parameters
+    ----------
+    table : str
+        Contract table name (``"transactions"``).
+    column : str or None
+        Column concerned, or ``None`` for a table-level rule.
+    rule : str
+        What was expected, in words (``"amount >= 0"``, ``"unique key"``).
+    n_rows : int
+        How many rows break the rule (0 for structural problems such as a
+        missing column).
+    examples : tuple of str
+        A few keys (or values) of offending rows.
+    hint : str
+        How to fix it.
+    """
+
+    table: str
+    column: str | None
+    rule: str
+    n_rows: int = 0
+    examples: tuple[str, ...] = field(default_factory=tuple)
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        text = f"{where}: {self.rule}"
+        if self.n_rows:
+            text += f" — {self.n_rows} row{'s' if self.n_rows != 1 else ''} fail"
+        if self.examples:
+            text += f" (e.g. {', '.join(self.examples[:_MAX_EXAMPLES])})"
+        if self.hint:
+            text += f". Fix: {self.hint}"
+        return text
+
+
+def examples_of(values: Iterable[object], limit: int = _MAX_EXAMPLES) -> tuple[str, ...]:
+    """Return up to ``limit`` example values as short strings."""
+    out: list[str] = []
+    for v in values:
+        s = str(v)
+        out.append(s if len(s) <= 40 else s[:37] + "...")
+        if len(out) >= limit:
+            break
+    return tuple(out)
+
+
+class DataContractError(CrmmlError, ValueError):
+    """Input tables break the data contract.
+
+    Lists every problem at once (validation is lazy).
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        Every broken rule found.
+    context : str
+        What was being done (``"loading tables"``, ``"CLVModel.fit"``).
+    """
+
+    def __init__(self, problems: Sequence[Problem], context: str = "validating tables") -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.context = context
+        n = len(self.problems)
+        lines = [f"{n} data contract problem{'s' if n != 1 else ''} found while {context}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("See docs/user-guide.md#data-contract for every table and column.")
+        super().__init__("\n".join(lines))
+
+
+class MissingTableError(DataContractError, KeyError):
+    """A model needs a table that was not supplied."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class ParameterError(CrmmlError, ValueError):
+    """A parameter is out of its declared range.
+
+    Worded like scikit-learn: "The 'horizon_days' parameter of ChurnModel
+    must be > 0. Got -3 instead."
+    """
+
+
+class NotFittedError(CrmmlError, ValueError, AttributeError):
+    """A model was used before ``fit``."""
+
+    def __init__(self, owner: str, method: str = "this method") -> None:
+        super().__init__(
+            f"This {owner} instance is not fitted yet. Call 'fit' with appropriate "
+            f"data before using {method}."
+        )
+
+
+class ConvergenceError(CrmmlError, RuntimeError):
+    """A maximum-likelihood fit did not converge; the message says what to try."""
+
+
+class ArtifactError(CrmmlError, ValueError):
+    """A saved model artifact cannot be loaded."""
+
+
+class IncompatibleArtifactError(ArtifactError):
+    """The artifact was written by an incompatible format or crmml version."""
+
+
+class TamperedArtifactError(ArtifactError):
+    """The artifact's content does not match its recorded checksum."""
