@@ -1,0 +1,30 @@
+"""Which crmml class loads which artifact kind.
+
+The mapping is crmml's own code: an artifact only names its ``kind``; it can
+never name a module or class to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from crmml.exceptions import IncompatibleArtifactError
+
+__all__ = ["KINDS", "scorer_class"]
+
+KINDS: dict[str, tuple[str, str]] = {
+    "clv": ("crmml.clv", "CLVModel"),
+}
+
+
+def scorer_class(kind: str) -> Any:
+    """Return the class registered for ``kind``."""
+    try:
+        module, name = KINDS[kind]
+    except KeyError:
+        raise IncompatibleArtifactError(
+            f"Unknown model kind {kind!r} in the artifact; this crmml knows "
+            f"{', '.join(sorted(KINDS))}. Upgrade crmml to the version that wrote the artifact."
+        ) from None
+    return getattr(importlib.import_module(module), name)
