@@ -66,7 +66,7 @@ class Problem:
         where = f"{self.table}.{self.column}" if self.column else self.table
         text = f"{where}: {self.rule}"
         if self.n_rows:
-            text += f" — {self.n_rows} row{'s' if self.n_rows != 1 else ''} fail"
+            text += f" — {self.n_rows} row{'s fail' if self.n_rows != 1 else ' fails'}"
         if self.examples:
             text += f" (e.g. {', '.join(self.examples[:_MAX_EXAMPLES])})"
         if self.hint:

@@ -11,7 +11,9 @@ from crmml.data._contract import (
     TableSpec,
 )
 from crmml.data._report import Exclusion, ExclusionReport
+from crmml.data._load import load_tables, read_table
 from crmml.data._tables import CRMTables
+from crmml.data._validate import validate_tables
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -25,4 +27,7 @@ __all__ = [
     "CRMTables",
     "Exclusion",
     "ExclusionReport",
+    "load_tables",
+    "read_table",
+    "validate_tables",
 ]
