@@ -1,0 +1,650 @@
+"""CLVModel: customer lifetime value from the contract tables, as a scorer.
+
+Non-contractual businesses (a shop): the RFM summary as of a date feeds a
+BG/NBD (or Pareto/NBD) purchase model and a Gamma-Gamma spend model; the
+discounted CLV over the horizon is the formula
+``Σ_t (revenue_t − cost_t) / (1 + d)^t`` with monthly periods, where
+``revenue_t`` is the expected number of purchases in month ``t`` times the
+expected average value and the cost is ``(1 − margin)`` of it.
+
+Contractual businesses (B2B subscriptions): a shifted-beta-geometric model of
+annual renewals fitted on account tenures; CLV is the discounted expected
+contract value over the horizon given the tenure survived so far.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from crmml._artifact import Manifest, write_artifact
+from crmml._validation import Interval, Options, validate_params
+from crmml.clv._bgnbd import BetaGeoModel
+from crmml.clv._formula import discounted_clv
+from crmml.clv._gamma_gamma import GammaGammaModel
+from crmml.clv._pareto_nbd import ParetoNBDModel
+from crmml.clv._sbg import ShiftedBetaGeometricModel
+from crmml.clv._segments import SEGMENTS, assign_segments, segment_reasons
+from crmml.data import CRMTables, ExclusionReport
+from crmml.exceptions import (
+    DataContractError,
+    IncompatibleArtifactError,
+    NotFittedError,
+    Problem,
+    examples_of,
+)
+from crmml.features import as_of_view, rfm_summary, to_timestamp
+
+__all__ = ["CLVModel", "as_tables"]
+
+_DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
+_MONTH_DAYS = 365.25 / 12
+_YEAR_DAYS = 365.25
+_TRANSACTION_MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}
+
+_NONCONTRACTUAL_FEATURES = {
+    "customer_id": "string",
+    "frequency": "double",
+    "recency": "double",
+    "T": "double",
+    "monetary_value": "double",
+    "margin_rate": "double",
+}
+_CONTRACTUAL_FEATURES = {
+    "customer_id": "string",
+    "tenure_periods": "double",
+    "days_into_term": "double",
+    "monthly_value": "double",
+    "margin_rate": "double",
+}
+_OUTPUTS = {
+    "customer_id": "string",
+    "probability_alive": "double",
+    "expected_purchases": "double",
+    "expected_average_value": "double",
+    "expected_revenue": "double",
+    "clv": "double",
+    "segment": "string",
+    "reason": "string",
+}
+
+
+def as_tables(tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str]) -> CRMTables:
+    """Accept a validated container as is; load and validate anything else."""
+    if isinstance(tables, CRMTables):
+        return tables
+    from crmml.data import load_tables
+
+    return load_tables(tables)
+
+
+class CLVModel:
+    """Customer lifetime value from CRM tables, with segments — a crmml scorer.
+
+    Parameters
+    ----------
+    business : {"noncontractual", "contractual"}, default="noncontractual"
+        ``"noncontractual"`` (a shop: customers + transactions) fits a purchase
+        model and Gamma-Gamma; ``"contractual"`` (B2B: customers +
+        subscriptions) fits a shifted-beta-geometric renewal model.
+    transaction_model : {"bgnbd", "pareto_nbd"}, default="bgnbd"
+        Purchase model for non-contractual businesses.
+    freq : {"D", "W"}, default="D"
+        Time grid of the RFM summary.
+    horizon_days : float, default=365
+        CLV horizon.
+    discount_rate : float, default=0.10
+        Annual discount rate ``d``; applied monthly as ``(1 + d)^(1/12) − 1``.
+    margin : float or None, default=None
+        Gross margin in (0, 1]. ``None`` learns it from ``transactions.cost``
+        (per customer where known, else the population margin; 1.0 — revenue
+        CLV — when there is no cost column).
+    penalizer : float, default=0.0
+        L2 penalty on the log-parameters of every fitted model.
+    alive_threshold : float, default=0.5
+        Below this probability alive a customer is "At risk".
+    champion_quantile : float, default=0.8
+        CLV quantile of the training population above which alive customers
+        are "Champions".
+    loyal_min_frequency : float, default=2
+        Repeat purchase periods (non-contractual) or renewals survived
+        (contractual) that make an alive customer "Loyal".
+
+    Attributes
+    ----------
+    transaction_model_ : BetaGeoModel, ParetoNBDModel or ShiftedBetaGeometricModel
+    spend_model_ : GammaGammaModel or None
+    margin_ : float
+        Population margin used where a customer's own is unknown.
+    champion_threshold_ : float
+    as_of_ : pandas.Timestamp
+        Training cutoff.
+    n_customers_ : int
+    exclusions_ : list of dict
+        Counts of rows excluded while fitting.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). "Counting your
+       customers the easy way: An alternative to the Pareto/NBD model."
+       Marketing Science 24(2), 275–284.
+    .. [2] Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). "RFM and CLV:
+       Using iso-value curves for customer base analysis." Journal of
+       Marketing Research 42(4), 415–430.
+    .. [3] Fader, P. S., & Hardie, B. G. S. (2007). "How to project customer
+       retention." Journal of Interactive Marketing 21(1), 76–90.
+
+    Examples
+    --------
+    >>> from crmml.clv import CLVModel
+    >>> model = CLVModel(horizon_days=365).fit(tables, as_of="2025-07-01")   # doctest: +SKIP
+    >>> model.score(tables, as_of="2025-07-01").segment.value_counts()       # doctest: +SKIP
+    """
+
+    kind: ClassVar[str] = "clv"
+    entity: ClassVar[str] = "customer_id"
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "business": [Options(("noncontractual", "contractual"))],
+        "transaction_model": [Options(tuple(_TRANSACTION_MODELS))],
+        "freq": [Options(tuple(_DAYS_PER_PERIOD))],
+        "horizon_days": [Interval(0, 36525, closed="right")],
+        "discount_rate": [Interval(0, 10, closed="left")],
+        "margin": [Interval(0, 1, closed="right"), None],
+        "penalizer": [Interval(0, None, closed="left")],
+        "alive_threshold": [Interval(0, 1, closed="both")],
+        "champion_quantile": [Interval(0, 1, closed="both")],
+        "loyal_min_frequency": [Interval(0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        business: str = "noncontractual",
+        transaction_model: str = "bgnbd",
+        freq: str = "D",
+        horizon_days: float = 365,
+        discount_rate: float = 0.10,
+        margin: float | None = None,
+        penalizer: float = 0.0,
+        alive_threshold: float = 0.5,
+        champion_quantile: float = 0.8,
+        loyal_min_frequency: float = 2,
+    ) -> None:
+        self.business = business
+        self.transaction_model = transaction_model
+        self.freq = freq
+        self.horizon_days = horizon_days
+        self.discount_rate = discount_rate
+        self.margin = margin
+        self.penalizer = penalizer
+        self.alive_threshold = alive_threshold
+        self.champion_quantile = champion_quantile
+        self.loyal_min_frequency = loyal_min_frequency
+
+    # ------------------------------------------------------------------ params
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters (constructor arguments)."""
+        return {k: getattr(self, k) for k in self._parameter_constraints}
+
+    def set_params(self, **params: Any) -> CLVModel:
+        for k, v in params.items():
+            if k not in self._parameter_constraints:
+                raise ValueError(f"Invalid parameter {k!r} for CLVModel; valid: {sorted(self._parameter_constraints)}.")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = CLVModel().get_params()
+        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
+        return "CLVModel(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "transaction_model_"):
+            raise NotFittedError("CLVModel", method)
+
+    # --------------------------------------------------------------- features
+    def build_features(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any,
+                       *, report: ExclusionReport | None = None) -> pd.DataFrame:
+        """The per-customer feature frame the model consumes, as of ``as_of``.
+
+        Non-contractual: ``frequency, recency, T, monetary_value`` (the RFM
+        summary on the model's grid) and ``margin_rate``. Contractual:
+        ``tenure_periods`` (annual renewals survived), ``days_into_term``,
+        ``monthly_value`` and ``margin_rate`` of accounts with a running
+        subscription. One row per customer, ``customer_id`` as a column.
+        """
+        t = as_tables(tables)
+        ts = to_timestamp(as_of)
+        report = report if report is not None else ExclusionReport()
+        if self.business == "contractual":
+            return self._contractual_features(t, ts, report)
+        t.require("transactions", model="CLVModel (non-contractual)")
+        summary = rfm_summary(t.transactions, ts, freq=self.freq, customers=t.customers, report=report)
+        summary = summary[["frequency", "recency", "T", "monetary_value"]].astype("float64")
+        summary["margin_rate"] = self._customer_margin(t, ts, summary.index)
+        out = summary.reset_index()
+        out["customer_id"] = out["customer_id"].astype(str)
+        out.attrs["exclusions"] = report.to_dict()
+        return out
+
+    def _customer_margin(self, t: CRMTables, ts: pd.Timestamp, index: pd.Index) -> np.ndarray:
+        tx = t.transactions
+        if tx is None or "cost" not in tx.columns:
+            return np.full(len(index), np.nan)
+        sel = (tx["ts"] < ts) & (tx["amount"] > 0) & tx["cost"].notna()
+        if not sel.any():
+            return np.full(len(index), np.nan)
+        sub = tx.loc[sel, ["customer_id", "amount", "cost"]]
+        sums = sub.groupby("customer_id", sort=False, observed=True)[["amount", "cost"]].sum()
+        rate = 1.0 - sums["cost"] / sums["amount"]
+        return rate.reindex(index).to_numpy(dtype="float64", na_value=np.nan)
+
+    def _contractual_features(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+        t.require("subscriptions", model="CLVModel (contractual)")
+        view = as_of_view(t.replace(**{n: None for n in t.present() if n not in ("subscriptions", "customers")}), ts)
+        subs = view.subscriptions
+        g = subs.groupby("customer_id", sort=True, observed=True)
+        first = g["start_at"].min()
+        running = subs["end_at"].isna()
+        run = subs[running].groupby("customer_id", sort=True, observed=True)
+        current_start = run["start_at"].max()
+        mrr = run["monthly_value"].sum()
+        churned = first.index.difference(current_start.index)
+        report.add("subscriptions", "account has no running subscription at as_of (already churned; not scored)",
+                   len(churned), churned[:3])
+        ids = current_start.index
+        tenure_days = (ts - first.reindex(ids)).dt.total_seconds().to_numpy() / 86400.0
+        into = (ts - current_start).dt.total_seconds().to_numpy() / 86400.0
+        margin = np.full(len(ids), np.nan)
+        if self.margin is not None:
+            margin[:] = self.margin
+        out = pd.DataFrame({
+            "customer_id": ids.astype(str),
+            "tenure_periods": np.floor(tenure_days / _YEAR_DAYS),
+            "days_into_term": into,
+            "monthly_value": mrr.to_numpy(dtype="float64"),
+            "margin_rate": margin,
+        })
+        out.attrs["exclusions"] = report.to_dict()
+        return out
+
+    def _contractual_training(self, t: CRMTables, ts: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """Per account: completed annual periods and whether it churned (as of ``ts``)."""
+        view = as_of_view(t.replace(**{n: None for n in t.present() if n != "subscriptions"}), ts)
+        subs = view.subscriptions
+        g = subs.groupby("customer_id", sort=True, observed=True)
+        first = g["start_at"].min()
+        has_running = subs["end_at"].isna().groupby(subs["customer_id"], sort=True, observed=True).any()
+        last_end = g["end_at"].max()
+        churned = ~has_running.reindex(first.index).to_numpy(dtype=bool)
+        end = np.where(churned, last_end.reindex(first.index).to_numpy(), np.datetime64(ts, "ns"))
+        days = (pd.to_datetime(end) - first.to_numpy()).total_seconds().to_numpy() / 86400.0
+        periods = np.maximum(1, np.round(days / _YEAR_DAYS)).astype(np.int64)
+        # An active account has survived `floor(days/year)` renewals; a churned one churned in
+        # period `round(days/year)` (its last term ended then).
+        periods = np.where(churned, periods, np.floor(days / _YEAR_DAYS).astype(np.int64))
+        return periods, churned
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any = None) -> CLVModel:
+        """Fit on everything known strictly before ``as_of``.
+
+        Parameters
+        ----------
+        tables : CRMTables or mapping of DataFrames
+            Contract tables (a mapping is validated with
+            :func:`crmml.data.load_tables`).
+        as_of : timestamp-like, optional
+            Training cutoff; default: the day after the last transaction
+            (non-contractual) or subscription start (contractual).
+
+        Returns
+        -------
+        CLVModel
+            ``self``.
+        """
+        validate_params(self)
+        t = as_tables(tables)
+        if as_of is None:
+            as_of = self._default_as_of(t)
+        ts = to_timestamp(as_of)
+        report = ExclusionReport()
+        if self.business == "contractual":
+            self._fit_contractual(t, ts, report)
+        else:
+            self._fit_noncontractual(t, ts, report)
+        self.as_of_ = ts
+        self.exclusions_ = report.to_dict()
+        train_scores = self.predict_features(self._train_features)
+        clv = train_scores["clv"].to_numpy()
+        self.champion_threshold_ = float(np.quantile(clv, self.champion_quantile)) if len(clv) else math.inf
+        del self._train_features
+        return self
+
+    def _default_as_of(self, t: CRMTables) -> pd.Timestamp:
+        if self.business == "contractual":
+            t.require("subscriptions", model="CLVModel.fit")
+            last = t.subscriptions["start_at"].max()
+        else:
+            t.require("transactions", model="CLVModel.fit")
+            last = t.transactions["ts"].max()
+        return (pd.Timestamp(last) + pd.Timedelta(days=1)).normalize()
+
+    def _fit_noncontractual(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> None:
+        feats = self.build_features(t, ts, report=report)
+        if len(feats) == 0:
+            raise DataContractError(
+                [Problem("transactions", "ts", f"at least one purchase before as_of={ts}",
+                         hint="choose a later as_of or check the transactions table")],
+                context="CLVModel.fit",
+            )
+        summary = feats.set_index("customer_id")
+        tm = _TRANSACTION_MODELS[self.transaction_model](penalizer=self.penalizer)
+        tm.fit(summary[["frequency", "recency", "T"]])
+        repeat = summary["frequency"] > 0
+        bad_value = repeat & ~(summary["monetary_value"] > 0)
+        report.add("summary", "repeat buyer with non-positive mean repeat spend (left out of the Gamma-Gamma fit)",
+                   int(bad_value.sum()), summary.index[bad_value][:3])
+        gg = GammaGammaModel(penalizer=self.penalizer)
+        gg.fit(summary.loc[repeat & ~bad_value, ["frequency", "monetary_value"]])
+        self.transaction_model_ = tm
+        self.spend_model_ = gg
+        self.margin_ = self._population_margin(t, ts)
+        self.n_customers_ = int(len(summary))
+        self._train_features = feats
+
+    def _population_margin(self, t: CRMTables, ts: pd.Timestamp) -> float:
+        if self.margin is not None:
+            return float(self.margin)
+        tx = t.transactions
+        if tx is None or "cost" not in tx.columns:
+            return 1.0
+        sel = (tx["ts"] < ts) & (tx["amount"] > 0) & tx["cost"].notna()
+        amount = float(tx.loc[sel, "amount"].sum())
+        return 1.0 if amount <= 0 else float(1.0 - tx.loc[sel, "cost"].sum() / amount)
+
+    def _fit_contractual(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> None:
+        periods, churned = self._contractual_training(t, ts)
+        if len(periods) == 0:
+            raise DataContractError(
+                [Problem("subscriptions", "start_at", f"at least one subscription starting before as_of={ts}",
+                         hint="choose a later as_of or check the subscriptions table")],
+                context="CLVModel.fit",
+            )
+        sbg = ShiftedBetaGeometricModel(penalizer=self.penalizer)
+        sbg.fit_customers(periods, churned)
+        self.transaction_model_ = sbg
+        self.spend_model_ = None
+        self.margin_ = float(self.margin) if self.margin is not None else 1.0
+        feats = self.build_features(t, ts, report=report)
+        self.n_customers_ = int(len(periods))
+        self._train_features = feats
+
+    # ----------------------------------------------------------------- predict
+    def _check_features(self, features: pd.DataFrame) -> pd.DataFrame:
+        expected = _CONTRACTUAL_FEATURES if self.business == "contractual" else _NONCONTRACTUAL_FEATURES
+        if not isinstance(features, pd.DataFrame):
+            raise TypeError(f"CLVModel.predict_features expects a pandas DataFrame, got {type(features).__name__}.")
+        frame = features
+        if "customer_id" not in frame.columns and frame.index.name == "customer_id":
+            frame = frame.reset_index()
+        missing = [c for c in expected if c not in frame.columns]
+        if missing:
+            raise DataContractError(
+                [Problem("features", c, "column required by the CLV model",
+                         hint="build the frame with CLVModel.build_features") for c in missing],
+                context="CLVModel.predict_features",
+            )
+        problems = []
+        for c in expected:
+            if c in ("customer_id", "margin_rate", "monetary_value"):
+                continue
+            v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            bad = ~np.isfinite(v) | (v < 0)
+            if bad.any():
+                problems.append(Problem("features", c, "finite number >= 0", int(bad.sum()),
+                                        examples_of(frame.loc[bad, "customer_id"])))
+        if problems:
+            raise DataContractError(problems, context="CLVModel.predict_features")
+        return frame
+
+    def predict_features(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Score a feature frame (from :meth:`build_features`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``customer_id``: ``probability_alive``,
+            ``expected_purchases`` (over the horizon), ``expected_average_value``,
+            ``expected_revenue``, ``clv`` (discounted margin over the horizon),
+            ``segment`` and ``reason``.
+        """
+        self._check_fitted("predict_features")
+        frame = self._check_features(features)
+        if self.business == "contractual":
+            out = self._predict_contractual(frame)
+        else:
+            out = self._predict_noncontractual(frame)
+        out.index = pd.Index(frame["customer_id"].astype(str).to_numpy(), name="customer_id")
+        return out
+
+    def _steps(self) -> tuple[np.ndarray, float]:
+        """Month boundaries (in model periods) over the horizon and the monthly discount rate."""
+        n = max(1, int(round(self.horizon_days / _MONTH_DAYS)))
+        edges_days = np.linspace(0.0, float(self.horizon_days), n + 1)
+        step_years = self.horizon_days / _YEAR_DAYS / n
+        rate = (1.0 + self.discount_rate) ** step_years - 1.0
+        return edges_days / _DAYS_PER_PERIOD[self.freq], rate
+
+    def _predict_noncontractual(self, frame: pd.DataFrame) -> pd.DataFrame:
+        summary = pd.DataFrame({
+            "frequency": frame["frequency"].to_numpy(dtype="float64"),
+            "recency": frame["recency"].to_numpy(dtype="float64"),
+            "T": frame["T"].to_numpy(dtype="float64"),
+        })
+        tm = self.transaction_model_
+        p_alive = np.asarray(tm.probability_alive(summary), dtype="float64")
+        edges, rate = self._steps()
+        cum = np.column_stack([np.zeros(len(summary))] +
+                              [np.asarray(tm.expected_purchases(float(e), summary), dtype="float64") for e in edges[1:]])
+        per_step = np.diff(cum, axis=1)
+        mv = frame["monetary_value"].to_numpy(dtype="float64", na_value=np.nan)
+        spend_in = pd.DataFrame({"frequency": summary["frequency"].to_numpy(),
+                                 "monetary_value": np.where(np.isfinite(mv) & (mv > 0), mv, 0.0)})
+        spend_in.loc[spend_in["monetary_value"] <= 0, "frequency"] = 0.0  # fall back to the population mean
+        value = np.asarray(self.spend_model_.expected_average_value(spend_in), dtype="float64")
+        margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
+        margin = np.where(np.isfinite(margin), margin, self.margin_) if self.margin is None else np.full(len(frame), self.margin_)
+        revenue = per_step * value[:, None]
+        clv = discounted_clv(revenue, revenue * (1.0 - margin[:, None]), discount_rate=rate,
+                             horizon=per_step.shape[1])
+        expected = cum[:, -1]
+        out = pd.DataFrame({
+            "probability_alive": p_alive,
+            "expected_purchases": expected,
+            "expected_average_value": value,
+            "expected_revenue": expected * value,
+            "clv": np.asarray(clv, dtype="float64"),
+        })
+        days_since_last = (summary["T"] - summary["recency"]).to_numpy() * _DAYS_PER_PERIOD[self.freq]
+        self._add_segments(out, summary["frequency"].to_numpy(), days_since_last)
+        return out
+
+    def _predict_contractual(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sbg = self.transaction_model_
+        n = frame["tenure_periods"].to_numpy(dtype="float64")
+        years = max(1, int(math.ceil(self.horizon_days / _YEAR_DAYS - 1e-9)))
+        mrr = frame["monthly_value"].to_numpy(dtype="float64")
+        margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
+        margin = np.where(np.isfinite(margin), margin, self.margin_)
+        # Period k = 0 is the running term (already contracted); period k >= 1 requires
+        # surviving k more renewals: P = S(n + k) / S(n).
+        s_n = np.asarray(sbg.survival(n), dtype="float64")
+        surv = np.column_stack([np.asarray(sbg.survival(n + k), dtype="float64") / s_n for k in range(years)])
+        remaining_in_term = np.clip(1.0 - frame["days_into_term"].to_numpy(dtype="float64") / _YEAR_DAYS, 0.0, 1.0)
+        weight = np.ones((len(n), years))
+        weight[:, 0] = remaining_in_term
+        revenue = 12.0 * mrr[:, None] * weight * surv
+        clv = discounted_clv(revenue, revenue * (1.0 - margin[:, None]), discount_rate=self.discount_rate,
+                             horizon=years)
+        # discounted_clv discounts period 1 by (1+d); the running term is not discounted.
+        clv = np.asarray(clv, dtype="float64") * (1.0 + self.discount_rate)
+        p_renew = np.asarray(sbg.survival(n + 1), dtype="float64") / s_n
+        out = pd.DataFrame({
+            "probability_alive": p_renew,
+            "expected_purchases": surv[:, 1:].sum(axis=1) if years > 1 else np.zeros(len(n)),
+            "expected_average_value": 12.0 * mrr,
+            "expected_revenue": revenue.sum(axis=1),
+            "clv": clv,
+        })
+        self._add_segments(out, n, frame["days_into_term"].to_numpy(dtype="float64"))
+        return out
+
+    def _add_segments(self, out: pd.DataFrame, frequency: np.ndarray, days_since_last: np.ndarray) -> None:
+        threshold = getattr(self, "champion_threshold_", math.inf)
+        seg = assign_segments(out["clv"].to_numpy(), out["probability_alive"].to_numpy(), frequency,
+                              champion_threshold=threshold, alive_threshold=self.alive_threshold,
+                              loyal_min_frequency=self.loyal_min_frequency)
+        out["segment"] = pd.Series(seg, index=out.index).astype(str)
+        out["reason"] = segment_reasons(seg, out["clv"].to_numpy(), out["probability_alive"].to_numpy(), frequency,
+                                        days_since_last, out["expected_purchases"].to_numpy(),
+                                        horizon_days=self.horizon_days, alive_threshold=self.alive_threshold,
+                                        champion_quantile=self.champion_quantile,
+                                        contractual=self.business == "contractual")
+
+    def score(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any) -> pd.DataFrame:
+        """Score every customer as of ``as_of`` (features + model).
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :meth:`predict_features`; ``attrs["exclusions"]`` counts rows
+            the feature pipeline left out.
+        """
+        self._check_fitted("score")
+        report = ExclusionReport()
+        feats = self.build_features(tables, as_of, report=report)
+        out = self.predict_features(feats)
+        out.attrs["exclusions"] = report.to_dict()
+        return out
+
+    # ------------------------------------------------------------- describing
+    def feature_schema(self) -> dict[str, str]:
+        return dict(_CONTRACTUAL_FEATURES if self.business == "contractual" else _NONCONTRACTUAL_FEATURES)
+
+    def output_schema(self) -> dict[str, str]:
+        return dict(_OUTPUTS)
+
+    def parameters(self) -> dict[str, float]:
+        """Fitted parameters of the sub-models, flat (``bgnbd.r``, ``gg.p`` ...)."""
+        self._check_fitted("parameters")
+        out = {f"{self._tm_key()}.{k}": float(v) for k, v in self.transaction_model_.params_.items()}
+        if self.spend_model_ is not None:
+            out.update({f"gamma_gamma.{k}": float(v) for k, v in self.spend_model_.params_.items()})
+        out["margin"] = self.margin_
+        out["champion_threshold"] = self.champion_threshold_
+        return out
+
+    def _tm_key(self) -> str:
+        return "sbg" if self.business == "contractual" else self.transaction_model
+
+    def model_card(self) -> dict[str, Any]:
+        self._check_fitted("model_card")
+        if self.business == "contractual":
+            summary = ("Contractual CLV: a shifted-beta-geometric model of annual renewals (Fader & Hardie 2007) "
+                       "gives each account's survival over the horizon; CLV is the discounted expected contract "
+                       "margin, the running term counted undiscounted.")
+        else:
+            summary = (f"Non-contractual CLV: {'BG/NBD' if self.transaction_model == 'bgnbd' else 'Pareto/NBD'} "
+                       "purchase model and Gamma-Gamma spend model (Fader, Hardie & Lee 2005) on the RFM summary; "
+                       f"CLV = Σ_t (revenue_t − cost_t)/(1+d)^t over {self.horizon_days:g} days in monthly steps, "
+                       f"annual discount rate {self.discount_rate:g}.")
+        return {
+            "title": f"crmml CLV ({self.business})",
+            "summary": summary,
+            "intended_use": ("Rank and segment existing customers by expected future value (Champions, Loyal, "
+                             "Potential, At risk) to plan retention budgets and campaigns; aggregate expected "
+                             "revenue for planning. Not for individual credit or eligibility decisions."),
+            "parameters": self.parameters(),
+            "outputs": {
+                "probability_alive": "P(customer still active) at as_of (contractual: P(renew at next renewal))",
+                "expected_purchases": f"expected purchases in the next {self.horizon_days:g} days "
+                                      "(contractual: expected renewals)",
+                "expected_average_value": "expected value per purchase (contractual: annual contract value)",
+                "expected_revenue": "expected revenue over the horizon, undiscounted",
+                "clv": "discounted expected margin over the horizon",
+                "segment": "Champions / Loyal / Potential / At risk (rule in crmml.clv._segments)",
+                "reason": "why the customer is in its segment",
+            },
+            "limits": [
+                "Stationary purchase and spend processes: promotions, seasonality and price changes are not modelled.",
+                "BG/NBD gives every customer without a repeat purchase P(alive)=1 (a known property of the model).",
+                "Spend is assumed independent of purchase frequency (Gamma-Gamma).",
+                "Customers with no purchase before as_of have no RFM history and are not scored (counted).",
+                "Contractual mode uses tenure only (no covariates); account-level churn risk is the churn model's job.",
+            ],
+        }
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """Fitted state and configuration as JSON-ready data."""
+        self._check_fitted("to_dict")
+        return {
+            "model": "CLVModel",
+            "config": self.get_params(),
+            "transaction_model": self.transaction_model_.to_dict(),
+            "spend_model": None if self.spend_model_ is None else self.spend_model_.to_dict(),
+            "margin": self.margin_,
+            "champion_threshold": self.champion_threshold_,
+            "as_of": self.as_of_.isoformat(),
+            "n_customers": self.n_customers_,
+            "exclusions": self.exclusions_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CLVModel:
+        """Rebuild a fitted model from :meth:`to_dict` output."""
+        if data.get("model") != "CLVModel":
+            raise IncompatibleArtifactError(f"Expected a CLVModel description, got model={data.get('model')!r}.")
+        model = cls(**data["config"])
+        validate_params(model)
+        tm_cls = ShiftedBetaGeometricModel if model.business == "contractual" else _TRANSACTION_MODELS[model.transaction_model]
+        model.transaction_model_ = tm_cls.from_dict(data["transaction_model"])
+        model.spend_model_ = None if data["spend_model"] is None else GammaGammaModel.from_dict(data["spend_model"])
+        model.margin_ = float(data["margin"])
+        thr = data["champion_threshold"]
+        model.champion_threshold_ = math.inf if thr is None else float(thr)
+        model.as_of_ = pd.Timestamp(data["as_of"])
+        model.n_customers_ = int(data["n_customers"])
+        model.exclusions_ = list(data.get("exclusions") or [])
+        return model
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model as a crmml artifact directory (JSON, no pickle)."""
+        return write_artifact(path, kind=self.kind, entity=self.entity, files={"model.json": self.to_dict()},
+                              metadata={"business": self.business, "as_of": self.as_of_.isoformat()})
+
+    @classmethod
+    def from_artifact(cls, manifest: Manifest, files: Mapping[str, bytes]) -> CLVModel:
+        """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
+        if "model.json" not in files:
+            raise IncompatibleArtifactError("The CLV artifact has no model.json.")
+        return cls.from_dict(json.loads(files["model.json"].decode("utf-8")))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CLVModel:
+        """Load a model saved with :meth:`save`."""
+        from crmml._artifact import read_artifact
+
+        manifest, files = read_artifact(path, kind=cls.kind)
+        return cls.from_artifact(manifest, files)
+
+
