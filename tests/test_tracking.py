@@ -1,0 +1,91 @@
+"""MLflow: log, register with an alias, load back through models:/...@champion."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import crmml
+from crmml.tracking import data_fingerprint, log_scorer, resolve_tracking_uri
+
+
+@pytest.fixture(scope="module")
+def tracked(fitted_clv, b2c_world, tmp_path_factory):
+    import mlflow
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    # Artifacts of a new experiment go under the working directory's ./mlruns unless told otherwise.
+    mlflow.create_experiment("crmml-clv", artifact_location=(root / "artifacts").as_uri())
+    model, as_of = fitted_clv
+    info = log_scorer(model, tables=b2c_world.tables, as_of=as_of, metrics={"holdout_purchases_ratio": 1.01},
+                      exclusions=model.exclusions_, register=True, tracking_uri=uri)
+    yield info, uri, root
+    mlflow.set_tracking_uri(None)
+
+
+def test_registered_champion_scores_identically(tracked, fitted_clv, b2c_world):
+    info, uri, _ = tracked
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    assert info.registry_uri == "models:/crmml-clv@champion" and info.version == "1"
+    model, as_of = fitted_clv
+    loaded = crmml.load_scorer("models:/crmml-clv@champion")
+    pd.testing.assert_frame_equal(loaded.score(b2c_world.tables, as_of), model.score(b2c_world.tables, as_of))
+
+
+def test_pyfunc_predict_takes_the_feature_frame(tracked, fitted_clv, b2c_world):
+    info, uri, _ = tracked
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    model, as_of = fitted_clv
+    feats = model.build_features(b2c_world.tables, as_of)
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)
+    out = pyfunc.predict(feats.head(20))
+    expected = model.predict_features(feats.head(20)).reset_index()
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), expected, check_dtype=False)
+    sig = pyfunc.metadata.signature
+    assert sig.inputs.input_names() == list(model.feature_schema())
+
+
+def test_run_logs_fingerprint_card_and_no_personal_data(tracked, b2c_world):
+    info, uri, root = tracked
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    run = client.get_run(info.run_id)
+    assert run.data.params["horizon_days"] == "365"
+    assert run.data.metrics["holdout_purchases_ratio"] == pytest.approx(1.01)
+    local = client.download_artifacts(info.run_id, "", str(root / "dl"))
+    fp = json.load(open(f"{local}/data/fingerprint.json"))
+    assert fp["tables"]["transactions"]["rows"] == len(b2c_world.tables.transactions)
+    card = open(f"{local}/model_card.md").read()
+    assert "## Intended use" in card and "## Limits" in card and "bgnbd.r" in card
+    # No customer id appears anywhere in what was logged (only counts, ranges and hashes).
+    ids = set(b2c_world.tables.customers["customer_id"].astype(str).head(200))
+    import pathlib
+
+    for f in pathlib.Path(local).rglob("*"):
+        if f.is_file() and f.suffix in {".json", ".md", ".txt", ".yaml", ""}:
+            text = f.read_text(errors="ignore")
+            assert not any(i in text for i in ids), f
+
+
+def test_fingerprint_changes_with_content(b2c_world):
+    a = data_fingerprint(b2c_world.tables, "2025-01-01")
+    tx = b2c_world.tables.transactions.copy()
+    tx.loc[tx.index[0], "amount"] += 1.0
+    b = data_fingerprint(b2c_world.tables.replace(transactions=tx), "2025-01-01")
+    assert a["tables"]["transactions"]["sha256"] != b["tables"]["transactions"]["sha256"]
+    assert a["tables"]["customers"]["sha256"] == b["tables"]["customers"]["sha256"]
+
+
+def test_tracking_uri_precedence(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri() == "sqlite:///mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert resolve_tracking_uri() == "http://127.0.0.1:5000"
+    assert resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
