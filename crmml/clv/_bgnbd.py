@@ -216,16 +216,35 @@ class BetaGeoModel(MLEModel):
         Uses the Euler transform of the Gauss hypergeometric function so that
         large frequencies do not overflow.
         """
+        _check_t(self, "expected_purchases", t)
         s = self._arrays(summary, "expected_purchases")
         e = self._conditional_expectation(float(t), s.frequency, s.recency, s.T)  # type: ignore[arg-type]
         return as_index_like(e, s.index, "expected_purchases")
 
-    def _conditional_expectation(self, t: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
-        r, alpha, a, b = self._p()
-        if t < 0:
-            from crmml.exceptions import ParameterError
+    def expected_purchases_path(self, t: Any, summary: pd.DataFrame) -> np.ndarray:
+        """Expected purchases in ``(T, T + t_k]`` for several horizons at once.
 
-            raise ParameterError(f"The 't' parameter of {type(self).__name__}.expected_purchases must be >= 0. Got {t!r} instead.")
+        Parameters
+        ----------
+        t : array-like of float, shape (k,)
+            Horizons (in model periods), each >= 0.
+        summary : pandas.DataFrame
+            ``frequency, recency, T`` per customer.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_customers, k)
+            Column ``k`` equals ``expected_purchases(t[k], summary)``; the
+            input is validated once, which is what keeps single-customer
+            scoring fast.
+        """
+        tt = _check_t(self, "expected_purchases_path", t)
+        s = self._arrays(summary, "expected_purchases_path")
+        cols = (s.frequency[:, None], s.recency[:, None], s.T[:, None])  # type: ignore[index]
+        return self._conditional_expectation(tt[None, :], *cols)
+
+    def _conditional_expectation(self, t: Any, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = self._p()
         log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)
         z = -np.expm1(log1mz)
         F = special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
@@ -258,3 +277,13 @@ class BetaGeoModel(MLEModel):
         if n > 0:
             second = np.exp(special.betaln(a + 1, b + n - 1) - special.betaln(a, b)) * stats.nbinom.sf(n - 1, r, p)
         return float(first + second)
+
+
+def _check_t(model: object, method: str, t: Any) -> np.ndarray:
+    """Horizons as a float array; every one must be finite and >= 0."""
+    from crmml.exceptions import ParameterError
+
+    arr = np.atleast_1d(np.asarray(t, dtype="float64"))
+    if not np.all(np.isfinite(arr) & (arr >= 0)):
+        raise ParameterError(f"The 't' parameter of {type(model).__name__}.{method} must be >= 0. Got {t!r} instead.")
+    return arr

@@ -239,13 +239,16 @@ class CLVModel:
         tx = t.transactions
         if tx is None or "cost" not in tx.columns:
             return np.full(len(index), np.nan)
-        sel = (tx["ts"] < ts) & (tx["amount"] > 0) & tx["cost"].notna()
+        amount = tx["amount"].to_numpy(dtype="float64")
+        cost = tx["cost"].to_numpy(dtype="float64", na_value=np.nan)
+        pos = pd.Index(index).get_indexer(tx["customer_id"])
+        sel = (tx["ts"].to_numpy() < np.datetime64(ts, "ns")) & (amount > 0) & np.isfinite(cost) & (pos >= 0)
         if not sel.any():
             return np.full(len(index), np.nan)
-        sub = tx.loc[sel, ["customer_id", "amount", "cost"]]
-        sums = sub.groupby("customer_id", sort=False, observed=True)[["amount", "cost"]].sum()
-        rate = 1.0 - sums["cost"] / sums["amount"]
-        return rate.reindex(index).to_numpy(dtype="float64", na_value=np.nan)
+        revenue = np.bincount(pos[sel], weights=amount[sel], minlength=len(index))
+        costs = np.bincount(pos[sel], weights=cost[sel], minlength=len(index))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(revenue > 0, 1.0 - costs / revenue, np.nan)
 
     def _contractual_features(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
         t.require("subscriptions", model="CLVModel (contractual)")
@@ -407,7 +410,10 @@ class CLVModel:
         for c in expected:
             if c in ("customer_id", "margin_rate", "monetary_value"):
                 continue
-            v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            col = frame[c]
+            if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+                col = pd.to_numeric(col, errors="coerce")
+            v = col.to_numpy(dtype="float64", na_value=np.nan)
             bad = ~np.isfinite(v) | (v < 0)
             if bad.any():
                 problems.append(Problem("features", c, "finite number >= 0", int(bad.sum()),
@@ -453,8 +459,7 @@ class CLVModel:
         tm = self.transaction_model_
         p_alive = np.asarray(tm.probability_alive(summary), dtype="float64")
         edges, rate = self._steps()
-        cum = np.column_stack([np.zeros(len(summary))] +
-                              [np.asarray(tm.expected_purchases(float(e), summary), dtype="float64") for e in edges[1:]])
+        cum = np.column_stack([np.zeros(len(summary)), tm.expected_purchases_path(edges[1:], summary)])
         per_step = np.diff(cum, axis=1)
         mv = frame["monetary_value"].to_numpy(dtype="float64", na_value=np.nan)
         spend_in = pd.DataFrame({"frequency": summary["frequency"].to_numpy(),

@@ -384,6 +384,23 @@ class ParetoNBDModel(MLEModel):
         e = pa * (r + x) * (beta + T) / (alpha + T) * _one_minus_ratio_pow(beta + T, float(t), s)  # type: ignore[operator]
         return as_index_like(e, sm.index, "expected_purchases")
 
+    def expected_purchases_path(self, t: Any, summary: pd.DataFrame) -> np.ndarray:
+        """Expected purchases in ``(T, T + t_k]`` for several horizons at once.
+
+        Returns an array of shape (n_customers, len(t)) whose column ``k``
+        equals ``expected_purchases(t[k], summary)``; the input is validated once.
+        """
+        tt = np.atleast_1d(np.asarray(t, dtype="float64"))
+        if not np.all(np.isfinite(tt) & (tt >= 0)):
+            raise ParameterError(
+                f"The 't' parameter of {type(self).__name__}.expected_purchases_path must be >= 0. Got {t!r} instead.")
+        sm = self._arrays(summary, "expected_purchases_path")
+        r, alpha, s, beta = self._p()
+        x, T = sm.frequency, sm.T
+        pa = np.exp(self._log_palive(x, sm.recency, T))  # type: ignore[arg-type]
+        scale = pa * (r + x) * (beta + T) / (alpha + T)  # type: ignore[operator]
+        return scale[:, None] * _one_minus_ratio_pow((beta + T)[:, None], tt[None, :], s)  # type: ignore[index]
+
     def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray | float:
         """Unconditional E[X(t)] = r β / α · [1 - (β/(β+t))^(s-1)] / (s-1) (note 009, eq. 27)."""
         self._check_fitted("expected_purchases_new_customer")

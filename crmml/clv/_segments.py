@@ -72,31 +72,26 @@ def segment_reasons(
     ``days_since_last`` days into the running term).
     """
     seg = np.asarray(segment.codes)
-    pa = np.round(np.asarray(probability_alive, dtype=float), 2)
-    f = np.asarray(frequency, dtype=float).astype(np.int64)
-    dsl = np.asarray(days_since_last, dtype=float).round().astype(np.int64)
-    ep = np.round(np.asarray(expected_purchases, dtype=float), 1)
-    cl = np.round(np.asarray(clv, dtype=float)).astype(np.int64)
+    pa = np.round(np.asarray(probability_alive, dtype=float), 2).tolist()
+    f = np.asarray(frequency, dtype=float).astype(np.int64).tolist()
+    dsl = np.asarray(days_since_last, dtype=float).round().astype(np.int64).tolist()
+    ep = np.round(np.asarray(expected_purchases, dtype=float), 1).tolist()
+    cl = np.round(np.asarray(clv, dtype=float)).astype(np.int64).tolist()
     top = int(round((1 - champion_quantile) * 100))
     h = int(round(horizon_days))
-    s = pd.Series
-    pa_s, f_s, dsl_s, ep_s, cl_s = (s(a).astype(str) for a in (pa, f, dsl, ep, cl))
-    out = np.empty(seg.shape, dtype=object)
+    a = f"{alive_threshold:g}"
     if contractual:
-        msgs = {
-            3: "P(renew) " + pa_s + f" < {alive_threshold:g} after " + f_s + " renewals",
-            0: f"top {top}% contract value: CLV " + cl_s + f" over {h} days, P(renew) " + pa_s,
-            1: f_s + " renewals survived, P(renew) " + pa_s,
-            2: "young account (" + f_s + " renewals so far), " + dsl_s + " days into the current term, P(renew) " + pa_s,
+        templates = {
+            3: lambda i: f"P(renew) {pa[i]} < {a} after {f[i]} renewals",
+            0: lambda i: f"top {top}% contract value: CLV {cl[i]} over {h} days, P(renew) {pa[i]}",
+            1: lambda i: f"{f[i]} renewals survived, P(renew) {pa[i]}",
+            2: lambda i: f"young account ({f[i]} renewals so far), {dsl[i]} days into the current term, P(renew) {pa[i]}",
         }
     else:
-        msgs = {
-        3: "P(alive) " + pa_s + f" < {alive_threshold:g}: " + f_s + " repeat purchases, last one " + dsl_s + " days ago",
-        0: f"top {top}% expected value: CLV " + cl_s + f" over {h} days, P(alive) " + pa_s,
-        1: f_s + " repeat purchases, P(alive) " + pa_s + ", expects " + ep_s + f" purchases in {h} days",
-        2: "new or occasional buyer (" + f_s + " repeat purchases); expects " + ep_s + f" purchases in {h} days",
+        templates = {
+            3: lambda i: f"P(alive) {pa[i]} < {a}: {f[i]} repeat purchases, last one {dsl[i]} days ago",
+            0: lambda i: f"top {top}% expected value: CLV {cl[i]} over {h} days, P(alive) {pa[i]}",
+            1: lambda i: f"{f[i]} repeat purchases, P(alive) {pa[i]}, expects {ep[i]} purchases in {h} days",
+            2: lambda i: f"new or occasional buyer ({f[i]} repeat purchases); expects {ep[i]} purchases in {h} days",
         }
-    for code, text in msgs.items():
-        m = seg == code
-        out[m] = text.to_numpy()[m]
-    return out
+    return np.array([templates[int(c)](i) for i, c in enumerate(seg.tolist())], dtype=object)
