@@ -199,6 +199,7 @@ def log_scorer(
             loader_module="crmml.scoring._pyfunc",
             data_path=str(art),
             signature=_signature(scorer),
+            input_example=scorer.input_example() if hasattr(scorer, "input_example") else None,
             pip_requirements=[f"crmml=={__version__}"],
         )
         run_id = run.info.run_id

@@ -548,6 +548,16 @@ class CLVModel:
     def output_schema(self) -> dict[str, str]:
         return dict(_OUTPUTS)
 
+    def input_example(self) -> pd.DataFrame:
+        """A made-up one-row feature frame (no real customer) for MLflow's model signature."""
+        if self.business == "contractual":
+            row = {"customer_id": "example", "tenure_periods": 2.0, "days_into_term": 100.0,
+                   "monthly_value": 1000.0, "margin_rate": 0.5}
+        else:
+            row = {"customer_id": "example", "frequency": 3.0, "recency": 200.0, "T": 300.0,
+                   "monetary_value": 50.0, "margin_rate": 0.3}
+        return pd.DataFrame([row])
+
     def parameters(self) -> dict[str, float]:
         """Fitted parameters of the sub-models, flat (``bgnbd.r``, ``gg.p`` ...)."""
         self._check_fitted("parameters")

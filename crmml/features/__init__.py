@@ -1,1 +1,66 @@
-"""crmml.features."""
+"""Point-in-time feature pipelines.
+
+Views of the CRM tables as of a cutoff, labels from the horizon after it,
+the RFM (BG/NBD) summary, customer / lead / opportunity features and
+hash-partitioned, out-of-core builds. See ``docs/features.md``.
+"""
+
+from crmml.features._customer import DEFAULT_ROLES, customer_features
+from crmml.features._lead import lead_features
+from crmml.features._opportunity import opportunity_features
+from crmml.features._partition import (
+    PARTITION_KEYS,
+    build_features_from_parquet,
+    build_partitioned,
+    coerce_internal,
+    concat_partitions,
+    partition_of,
+    partition_tables,
+    rfm_features,
+)
+from crmml.features._pit import (
+    as_of_view,
+    contractual_churn_labels,
+    count_in_windows,
+    in_window,
+    label_window,
+    lead_conversion_labels,
+    noncontractual_churn_labels,
+    opportunity_outcome_labels,
+    stack_cutoffs,
+    sum_in_windows,
+    to_timestamp,
+    window_bounds,
+)
+from crmml.features._rfm import RFM_FREQS, rfm_summary
+from crmml.features._windows import check_windows
+
+__all__ = [
+    "DEFAULT_ROLES",
+    "PARTITION_KEYS",
+    "RFM_FREQS",
+    "as_of_view",
+    "build_features_from_parquet",
+    "build_partitioned",
+    "check_windows",
+    "coerce_internal",
+    "concat_partitions",
+    "contractual_churn_labels",
+    "count_in_windows",
+    "customer_features",
+    "in_window",
+    "label_window",
+    "lead_conversion_labels",
+    "lead_features",
+    "noncontractual_churn_labels",
+    "opportunity_features",
+    "opportunity_outcome_labels",
+    "partition_of",
+    "partition_tables",
+    "rfm_features",
+    "rfm_summary",
+    "stack_cutoffs",
+    "sum_in_windows",
+    "to_timestamp",
+    "window_bounds",
+]

@@ -54,6 +54,10 @@ class Scorer(Protocol):
         """Output column → MLflow type."""
         ...
 
+    def input_example(self) -> pd.DataFrame:
+        """A made-up one-row feature frame (never real data) logged with the MLflow model."""
+        ...
+
     def model_card(self) -> dict[str, Any]:
         """Facts for the model card: intended use, limits, data window, metrics."""
         ...

@@ -1,0 +1,75 @@
+"""Small vectorised per-entity reductions shared by the feature builders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["codes_of", "count_by", "sum_by", "max_by", "min_by", "days", "as_category"]
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def codes_of(index: pd.Index, ids: pd.Series | np.ndarray) -> np.ndarray:
+    """Position of each id in ``index`` (-1 when the entity is not in it)."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(index.get_indexer(pd.Index(ids)), dtype=np.int64)
+
+
+def count_by(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Rows per entity (``codes`` from :func:`codes_of`; -1 ignored)."""
+    m = codes >= 0 if mask is None else (codes >= 0) & mask
+    return np.bincount(codes[m], minlength=n).astype(np.int64)
+
+
+def sum_by(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``values`` per entity (NaN values ignored)."""
+    v = np.asarray(values, dtype=np.float64)
+    m = (codes >= 0) & ~np.isnan(v)
+    if mask is not None:
+        m &= mask
+    return np.bincount(codes[m], weights=v[m], minlength=n).astype(np.float64)  # empty -> int64 otherwise
+
+
+def _reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None, how: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    m = (codes >= 0) & ~np.isnan(v)
+    if mask is not None:
+        m &= mask
+    out = np.full(n, np.nan)
+    if m.any():
+        s = pd.Series(v[m]).groupby(codes[m]).agg(how)
+        out[s.index.to_numpy()] = s.to_numpy()
+    return out
+
+
+def max_by(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Maximum of ``values`` per entity (NaN where none)."""
+    return _reduce(codes, values, n, mask, "max")
+
+
+def min_by(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Minimum of ``values`` per entity (NaN where none)."""
+    return _reduce(codes, values, n, mask, "min")
+
+
+def days(times: pd.Series | np.ndarray) -> np.ndarray:
+    """Nanosecond timestamps as float days since the epoch (NaT -> NaN)."""
+    t = np.asarray(times, dtype="datetime64[ns]")
+    out = t.view(np.int64).astype(np.float64) / _NS_PER_DAY
+    out[np.isnat(t)] = np.nan
+    return out
+
+
+def as_category(values: pd.Series | np.ndarray, index: pd.Index) -> pd.Series:
+    """A string column as a ``category`` Series with sorted categories.
+
+    Categories are the sorted distinct values present, so per-partition
+    results concatenate to the whole-table result after
+    :func:`crmml.features.build_partitioned` unions the categories.
+    """
+    s = pd.Series(np.asarray(values, dtype=object), index=index)
+    s = s.where(s.notna(), None)
+    cats = sorted({v for v in s.dropna().unique()})
+    return pd.Series(pd.Categorical(s, categories=cats), index=index)

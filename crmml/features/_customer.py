@@ -1,0 +1,217 @@
+"""Customer (account) features as of a cutoff, for churn and CLV models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from crmml.data import CRMTables
+from crmml.data._contract import KNOWN_INTERACTION_TYPES
+from crmml.features._agg import as_category, codes_of, count_by, days, max_by, min_by, sum_by
+from crmml.features._pit import as_of_view, to_timestamp
+from crmml.features._windows import check_windows
+
+__all__ = ["customer_features", "DEFAULT_ROLES"]
+
+DEFAULT_ROLES: tuple[str, ...] = ("purchasing", "technical", "management", "user")
+_DAYS_PER_MONTH = 30.4375
+
+
+def customer_features(
+    tables: CRMTables,
+    as_of: object,
+    *,
+    windows: Sequence[int] = (30, 90, 365),
+    interaction_types: Sequence[str] = KNOWN_INTERACTION_TYPES,
+    roles: Sequence[str] = DEFAULT_ROLES,
+    term_days: int = 365,
+) -> pd.DataFrame:
+    """Point-in-time features of every customer who signed up before ``as_of``.
+
+    Everything is computed from :func:`~crmml.features.as_of_view`, so no
+    value depends on a row (or an event time) at or after ``as_of``. Windows
+    are half-open, ``[as_of - w days, as_of)``; durations are in days (float).
+    Column groups appear only when their table is supplied (a B2C shop without
+    invoices gets no invoice columns, rather than columns of zeros).
+
+    Parameters
+    ----------
+    tables : CRMTables
+        Needs ``customers``; uses ``transactions``, ``interactions``,
+        ``invoices``, ``subscriptions`` and ``contacts`` when present.
+    as_of : str, date or Timestamp
+        The cutoff.
+    windows : sequence of int
+        Trailing window lengths in days.
+    interaction_types : sequence of str
+        Interaction types counted separately; every other type is counted as
+        ``other``.
+    roles : sequence of str
+        Contact roles counted separately (others as ``other``).
+    term_days : int
+        Assumed contract term for subscriptions (annual by default): the
+        current term of a running subscription restarts every ``term_days``
+        from its ``start_at``. (``end_at`` after ``as_of`` is unknown at
+        ``as_of``, so the term cannot be read from it.)
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id`` (sorted). See ``docs/features.md`` for the
+        definition of every column.
+
+    Examples
+    --------
+    >>> X = customer_features(tables, "2024-01-01", windows=(30, 90))  # doctest: +SKIP
+    """
+    ts = to_timestamp(as_of)
+    w = check_windows(windows, "customer_features")
+    tables.require("customers", model="customer_features")
+    view = as_of_view(tables, ts)
+    cust = view.customers.sort_values("customer_id", kind="stable")
+    index = pd.Index(cust["customer_id"], name="customer_id")
+    n = len(index)
+    now = ts.value / 86_400e9
+    cols: dict[str, object] = {"tenure_days": now - days(cust["signup_at"])}
+    for c in ("country", "channel", "industry"):
+        if c in cust.columns:
+            cols[c] = as_category(cust[c], index)
+    for c in ("employees", "acquisition_cost"):
+        if c in cust.columns:
+            cols[c] = cust[c].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    if view.transactions is not None:
+        cols.update(_transaction_features(view.transactions, index, now, ts, w))
+    if view.interactions is not None:
+        cols.update(_interaction_features(view.interactions, index, now, ts, w, interaction_types))
+    if view.invoices is not None:
+        cols.update(_invoice_features(view.invoices, index, now))
+    if view.subscriptions is not None:
+        cols.update(_subscription_features(view.subscriptions, index, now, term_days))
+    if view.contacts is not None:
+        cols.update(_contact_features(view.contacts, index, roles))
+
+    return pd.DataFrame(cols, index=index)
+
+
+def _in(t_days: np.ndarray, now: float, w: float, offset: float = 0.0) -> np.ndarray:
+    return (t_days >= now - offset - w) & (t_days < now - offset)
+
+
+def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
+                          windows: tuple[int, ...]) -> dict[str, np.ndarray]:
+    n = len(index)
+    codes = codes_of(index, tx["customer_id"])
+    t = days(tx["ts"])
+    amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    buy = amount >= 0
+    refund = amount < 0
+    cols: dict[str, np.ndarray] = {}
+    n_buy = count_by(codes, n, buy)
+    revenue = sum_by(codes, amount, n, buy)
+    cols["n_purchases"] = n_buy
+    cols["revenue_total"] = revenue
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["revenue_mean"] = np.where(n_buy > 0, revenue / np.maximum(n_buy, 1), np.nan)
+    cols["recency_days"] = now - max_by(codes, t, n, buy)
+    cols["days_since_first_purchase"] = now - min_by(codes, t, n, buy)
+    for w in windows:
+        cur, prev = _in(t, now, w) & buy, _in(t, now, w, w) & buy
+        c_cur, c_prev = count_by(codes, n, cur), count_by(codes, n, prev)
+        r_cur, r_prev = sum_by(codes, amount, n, cur), sum_by(codes, amount, n, prev)
+        cols[f"purchases_{w}d"] = c_cur
+        cols[f"purchases_{w}d_prev"] = c_prev
+        cols[f"purchases_trend_{w}d"] = c_cur - c_prev
+        cols[f"revenue_{w}d"] = r_cur
+        cols[f"revenue_{w}d_prev"] = r_prev
+        cols[f"revenue_trend_{w}d"] = r_cur - r_prev
+    cols["refunds_count"] = count_by(codes, n, refund)
+    cols["refunds_amount"] = -sum_by(codes, amount, n, refund)
+    return cols
+
+
+def _type_bucket(types: pd.Series, known: Sequence[str]) -> np.ndarray:
+    t = np.asarray(types.astype(object).where(types.notna(), "other"), dtype=object)
+    known_set = set(known)
+    return np.where(np.isin(t, list(known_set)), t, "other")
+
+
+def _interaction_features(ix: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
+                          windows: tuple[int, ...], types: Sequence[str]) -> dict[str, np.ndarray]:
+    n = len(index)
+    codes = codes_of(index, ix["customer_id"])
+    t = days(ix["ts"])
+    kind = _type_bucket(ix["type"], types)
+    names = [*dict.fromkeys(types), "other"]
+    cols: dict[str, np.ndarray] = {}
+    for w in windows:
+        win = _in(t, now, w)
+        cols[f"interactions_{w}d"] = count_by(codes, n, win)
+        for k in names:
+            cols[f"interactions_{k}_{w}d"] = count_by(codes, n, win & (kind == k))
+    cols["days_since_interaction"] = now - max_by(codes, t, n)
+    for k in names:
+        cols[f"days_since_{k}"] = now - max_by(codes, t, n, kind == k)
+    return cols
+
+
+def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[str, np.ndarray]:
+    n = len(index)
+    codes = codes_of(index, inv["customer_id"])
+    due = days(inv["due_at"])
+    paid = days(inv["paid_at"])  # NaT in the view when paid at/after as_of: unpaid as of as_of
+    is_paid = ~np.isnan(paid)
+    late = np.where(is_paid, np.maximum(paid - due, 0.0), np.nan)
+    overdue = ~is_paid & (due < now)
+    amount = inv["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    n_paid = count_by(codes, n, is_paid)
+    n_late = count_by(codes, n, is_paid & (late > 0))
+    cols: dict[str, np.ndarray] = {
+        "invoices_count": count_by(codes, n),
+        "invoices_paid": n_paid,
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["invoice_days_late_mean"] = np.where(
+            n_paid > 0, sum_by(codes, late, n, is_paid) / np.maximum(n_paid, 1), np.nan)
+        cols["invoice_days_late_max"] = max_by(codes, late, n, is_paid)
+        cols["invoice_share_paid_late"] = np.where(n_paid > 0, n_late / np.maximum(n_paid, 1), np.nan)
+    cols["invoices_unpaid_overdue"] = count_by(codes, n, overdue)
+    cols["invoices_overdue_amount"] = sum_by(codes, amount, n, overdue)
+    cols["invoice_days_overdue_max"] = np.nan_to_num(max_by(codes, now - due, n, overdue), nan=0.0)
+    return cols
+
+
+def _subscription_features(sub: pd.DataFrame, index: pd.Index, now: float, term_days: int) -> dict[str, np.ndarray]:
+    n = len(index)
+    codes = codes_of(index, sub["customer_id"])
+    start = days(sub["start_at"])
+    end = days(sub["end_at"])  # NaT: open-ended, or ending at/after as_of (unknown yet)
+    active = np.isnan(end)
+    value = sub["monthly_value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    cols: dict[str, np.ndarray] = {
+        "subscriptions_active": count_by(codes, n, active),
+        "subscriptions_ended": count_by(codes, n, ~active),
+        "mrr": sum_by(codes, value, n, active),
+    }
+    latest_start = max_by(codes, start, n, active)
+    elapsed = now - latest_start
+    cols["days_in_current_term"] = np.mod(elapsed, term_days)
+    cols["days_to_term_end"] = term_days - cols["days_in_current_term"]
+    covered = np.where(active, now, end) - start
+    cols["months_under_contract"] = sum_by(codes, covered / _DAYS_PER_MONTH, n)
+    cols["days_since_first_subscription"] = now - min_by(codes, start, n)
+    return cols
+
+
+def _contact_features(ct: pd.DataFrame, index: pd.Index, roles: Sequence[str]) -> dict[str, np.ndarray]:
+    n = len(index)
+    codes = codes_of(index, ct["customer_id"])
+    kind = _type_bucket(ct["role"], roles)
+    cols: dict[str, np.ndarray] = {"contacts_total": count_by(codes, n)}
+    for r in [*dict.fromkeys(roles), "other"]:
+        cols[f"contacts_{r}"] = count_by(codes, n, kind == r)
+    cols["contact_roles"] = sum((cols[f"contacts_{r}"] > 0).astype(np.int64)
+                                for r in [*dict.fromkeys(roles), "other"])
+    return cols
