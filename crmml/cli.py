@@ -68,7 +68,7 @@ def _cmd_synth(a: argparse.Namespace) -> int:
             world = synthetic.make_b2c_world(a.customers, seed=a.seed)
     else:
         with _step(f"generating a B2B world of {a.accounts:,} accounts"):
-            world = synthetic.make_b2b_world(a.accounts, seed=a.seed)
+            world = synthetic.make_b2b_world(a.accounts, n_leads=a.leads, seed=a.seed)
     with _step(f"writing to {out}"):
         synthetic.write_world(world, out)
     print(world.tables)
@@ -233,6 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("world", choices=["b2c", "b2b"])
     s.add_argument("--customers", type=int, default=3000, help="B2C customers (default 3000)")
     s.add_argument("--accounts", type=int, default=300, help="B2B accounts (default 300)")
+    s.add_argument("--leads", type=int, default=None, help="B2B leads (default: 3 per account)")
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--out", required=True, help="output folder (one Parquet file or folder per table)")
     s.add_argument("--stream", action="store_true", help="B2C only: write in chunks (for millions of customers)")

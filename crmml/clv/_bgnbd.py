@@ -243,6 +243,11 @@ class BetaGeoModel(MLEModel):
         cols = (s.frequency[:, None], s.recency[:, None], s.T[:, None])  # type: ignore[index]
         return self._conditional_expectation(tt[None, :], *cols)
 
+    def _alive_and_path(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(alive) and cumulative expected purchases at horizons ``t`` for validated arrays."""
+        pa = special.expit(-self._log_odds_dead(x, tx, T))
+        return pa, self._conditional_expectation(t[None, :], x[:, None], tx[:, None], T[:, None])
+
     def _conditional_expectation(self, t: Any, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = self._p()
         log1mz = np.log(alpha + T) - np.log(alpha + T + t)  # log(1 - z)

@@ -31,7 +31,8 @@ from crmml.clv._formula import discounted_clv
 from crmml.clv._gamma_gamma import GammaGammaModel
 from crmml.clv._pareto_nbd import ParetoNBDModel
 from crmml.clv._sbg import ShiftedBetaGeometricModel
-from crmml.clv._segments import SEGMENTS, assign_segments, segment_reasons
+from crmml.clv._segments import SEGMENTS, segment_codes, segment_reasons
+from crmml.clv._summary_input import check_summary
 from crmml.data import CRMTables, ExclusionReport
 from crmml.exceptions import (
     DataContractError,
@@ -47,6 +48,7 @@ __all__ = ["CLVModel", "as_tables"]
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
+_SEGMENT_ARRAY = np.array(SEGMENTS, dtype=object)
 _TRANSACTION_MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}
 
 _NONCONTRACTUAL_FEATURES = {
@@ -228,10 +230,11 @@ class CLVModel:
             return self._contractual_features(t, ts, report)
         t.require("transactions", model="CLVModel (non-contractual)")
         summary = rfm_summary(t.transactions, ts, freq=self.freq, customers=t.customers, report=report)
-        summary = summary[["frequency", "recency", "T", "monetary_value"]].astype("float64")
-        summary["margin_rate"] = self._customer_margin(t, ts, summary.index)
-        out = summary.reset_index()
-        out["customer_id"] = out["customer_id"].astype(str)
+        summary.attrs = {}  # pandas deep-copies attrs on every column access; the report has them
+        index = summary.index
+        cols = {c: summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T", "monetary_value")}
+        out = pd.DataFrame({"customer_id": index.astype(str), **cols,
+                            "margin_rate": self._customer_margin(t, ts, index)}, copy=False)
         out.attrs["exclusions"] = report.to_dict()
         return out
 
@@ -241,7 +244,9 @@ class CLVModel:
             return np.full(len(index), np.nan)
         amount = tx["amount"].to_numpy(dtype="float64")
         cost = tx["cost"].to_numpy(dtype="float64", na_value=np.nan)
-        pos = pd.Index(index).get_indexer(tx["customer_id"])
+        codes, uniques = pd.factorize(tx["customer_id"])
+        pos_u = pd.Index(index).get_indexer(uniques)
+        pos = np.where(codes >= 0, pos_u[np.maximum(codes, 0)], -1) if len(pos_u) else np.full(len(codes), -1)
         sel = (tx["ts"].to_numpy() < np.datetime64(ts, "ns")) & (amount > 0) & np.isfinite(cost) & (pos >= 0)
         if not sel.any():
             return np.full(len(index), np.nan)
@@ -399,6 +404,9 @@ class CLVModel:
         frame = features
         if "customer_id" not in frame.columns and frame.index.name == "customer_id":
             frame = frame.reset_index()
+        if frame.attrs:  # pandas deep-copies attrs on every column access
+            frame = frame.copy(deep=False)
+            frame.attrs = {}
         missing = [c for c in expected if c not in frame.columns]
         if missing:
             raise DataContractError(
@@ -435,12 +443,13 @@ class CLVModel:
         """
         self._check_fitted("predict_features")
         frame = self._check_features(features)
+        ids = frame["customer_id"]
+        if not pd.api.types.is_string_dtype(ids.dtype) or ids.hasnans:
+            ids = ids.astype(str)
+        index = pd.Index(ids.to_numpy(), name="customer_id", copy=False)
         if self.business == "contractual":
-            out = self._predict_contractual(frame)
-        else:
-            out = self._predict_noncontractual(frame)
-        out.index = pd.Index(frame["customer_id"].astype(str).to_numpy(), name="customer_id")
-        return out
+            return self._predict_contractual(frame, index)
+        return self._predict_noncontractual(frame, index)
 
     def _steps(self) -> tuple[np.ndarray, float]:
         """Month boundaries (in model periods) over the horizon and the monthly discount rate."""
@@ -450,40 +459,30 @@ class CLVModel:
         rate = (1.0 + self.discount_rate) ** step_years - 1.0
         return edges_days / _DAYS_PER_PERIOD[self.freq], rate
 
-    def _predict_noncontractual(self, frame: pd.DataFrame) -> pd.DataFrame:
-        summary = pd.DataFrame({
-            "frequency": frame["frequency"].to_numpy(dtype="float64"),
-            "recency": frame["recency"].to_numpy(dtype="float64"),
-            "T": frame["T"].to_numpy(dtype="float64"),
-        })
-        tm = self.transaction_model_
-        p_alive = np.asarray(tm.probability_alive(summary), dtype="float64")
+    def _predict_noncontractual(self, frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+        s = check_summary(frame, context="CLVModel.predict_features")
+        x, tx, T = s.frequency, s.recency, s.T
         edges, rate = self._steps()
-        cum = np.column_stack([np.zeros(len(summary)), tm.expected_purchases_path(edges[1:], summary)])
-        per_step = np.diff(cum, axis=1)
+        p_alive, path = self.transaction_model_._alive_and_path(x, tx, T, edges[1:])
+        per_step = np.diff(path, axis=1, prepend=0.0)
         mv = frame["monetary_value"].to_numpy(dtype="float64", na_value=np.nan)
-        spend_in = pd.DataFrame({"frequency": summary["frequency"].to_numpy(),
-                                 "monetary_value": np.where(np.isfinite(mv) & (mv > 0), mv, 0.0)})
-        spend_in.loc[spend_in["monetary_value"] <= 0, "frequency"] = 0.0  # fall back to the population mean
-        value = np.asarray(self.spend_model_.expected_average_value(spend_in), dtype="float64")
-        margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
-        margin = np.where(np.isfinite(margin), margin, self.margin_) if self.margin is None else np.full(len(frame), self.margin_)
+        usable = np.isfinite(mv) & (mv > 0)
+        # customers without a usable repeat spend get the population mean (frequency treated as 0)
+        value = self.spend_model_._conditional_mean(np.where(usable, x, 0.0), np.where(usable, mv, 0.0))
+        if self.margin is None:
+            margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
+            margin = np.where(np.isfinite(margin), margin, self.margin_)
+        else:
+            margin = np.full(len(frame), self.margin_)
         revenue = per_step * value[:, None]
         clv = discounted_clv(revenue, revenue * (1.0 - margin[:, None]), discount_rate=rate,
                              horizon=per_step.shape[1])
-        expected = cum[:, -1]
-        out = pd.DataFrame({
-            "probability_alive": p_alive,
-            "expected_purchases": expected,
-            "expected_average_value": value,
-            "expected_revenue": expected * value,
-            "clv": np.asarray(clv, dtype="float64"),
-        })
-        days_since_last = (summary["T"] - summary["recency"]).to_numpy() * _DAYS_PER_PERIOD[self.freq]
-        self._add_segments(out, summary["frequency"].to_numpy(), days_since_last)
-        return out
+        expected = path[:, -1]
+        days_since_last = (T - tx) * _DAYS_PER_PERIOD[self.freq]
+        return self._outputs(index, p_alive, expected, value, expected * value, np.asarray(clv, dtype="float64"),
+                             x, days_since_last)
 
-    def _predict_contractual(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _predict_contractual(self, frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         sbg = self.transaction_model_
         n = frame["tenure_periods"].to_numpy(dtype="float64")
         years = max(1, int(math.ceil(self.horizon_days / _YEAR_DAYS - 1e-9)))
@@ -503,27 +502,29 @@ class CLVModel:
         # discounted_clv discounts period 1 by (1+d); the running term is not discounted.
         clv = np.asarray(clv, dtype="float64") * (1.0 + self.discount_rate)
         p_renew = np.asarray(sbg.survival(n + 1), dtype="float64") / s_n
-        out = pd.DataFrame({
-            "probability_alive": p_renew,
-            "expected_purchases": surv[:, 1:].sum(axis=1) if years > 1 else np.zeros(len(n)),
-            "expected_average_value": 12.0 * mrr,
-            "expected_revenue": revenue.sum(axis=1),
-            "clv": clv,
-        })
-        self._add_segments(out, n, frame["days_into_term"].to_numpy(dtype="float64"))
-        return out
+        expected = surv[:, 1:].sum(axis=1) if years > 1 else np.zeros(len(n))
+        return self._outputs(index, p_renew, expected, 12.0 * mrr, revenue.sum(axis=1), clv, n,
+                             frame["days_into_term"].to_numpy(dtype="float64"))
 
-    def _add_segments(self, out: pd.DataFrame, frequency: np.ndarray, days_since_last: np.ndarray) -> None:
+    def _outputs(self, index: pd.Index, p_alive: np.ndarray, expected: np.ndarray, value: np.ndarray, revenue: np.ndarray,
+                 clv: np.ndarray, frequency: np.ndarray, days_since_last: np.ndarray) -> pd.DataFrame:
+        """Assemble the output frame once (no per-column pandas work: single-customer latency)."""
         threshold = getattr(self, "champion_threshold_", math.inf)
-        seg = assign_segments(out["clv"].to_numpy(), out["probability_alive"].to_numpy(), frequency,
-                              champion_threshold=threshold, alive_threshold=self.alive_threshold,
-                              loyal_min_frequency=self.loyal_min_frequency)
-        out["segment"] = pd.Series(seg, index=out.index).astype(str)
-        out["reason"] = segment_reasons(seg, out["clv"].to_numpy(), out["probability_alive"].to_numpy(), frequency,
-                                        days_since_last, out["expected_purchases"].to_numpy(),
-                                        horizon_days=self.horizon_days, alive_threshold=self.alive_threshold,
-                                        champion_quantile=self.champion_quantile,
-                                        contractual=self.business == "contractual")
+        codes = segment_codes(clv, p_alive, frequency, champion_threshold=threshold,
+                              alive_threshold=self.alive_threshold, loyal_min_frequency=self.loyal_min_frequency)
+        reasons = segment_reasons(codes, clv, p_alive, frequency, days_since_last, expected,
+                                  horizon_days=self.horizon_days, alive_threshold=self.alive_threshold,
+                                  champion_quantile=self.champion_quantile,
+                                  contractual=self.business == "contractual")
+        return pd.DataFrame({
+            "probability_alive": p_alive,
+            "expected_purchases": expected,
+            "expected_average_value": value,
+            "expected_revenue": revenue,
+            "clv": clv,
+            "segment": _SEGMENT_ARRAY[codes],
+            "reason": reasons,
+        }, index=index, copy=False)
 
     def score(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any) -> pd.DataFrame:
         """Score every customer as of ``as_of`` (features + model).

@@ -395,11 +395,14 @@ class ParetoNBDModel(MLEModel):
             raise ParameterError(
                 f"The 't' parameter of {type(self).__name__}.expected_purchases_path must be >= 0. Got {t!r} instead.")
         sm = self._arrays(summary, "expected_purchases_path")
+        return self._alive_and_path(sm.frequency, sm.recency, sm.T, tt)[1]  # type: ignore[arg-type]
+
+    def _alive_and_path(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(alive) and cumulative expected purchases at horizons ``t`` for validated arrays."""
         r, alpha, s, beta = self._p()
-        x, T = sm.frequency, sm.T
-        pa = np.exp(self._log_palive(x, sm.recency, T))  # type: ignore[arg-type]
-        scale = pa * (r + x) * (beta + T) / (alpha + T)  # type: ignore[operator]
-        return scale[:, None] * _one_minus_ratio_pow((beta + T)[:, None], tt[None, :], s)  # type: ignore[index]
+        pa = np.exp(self._log_palive(x, tx, T))
+        scale = pa * (r + x) * (beta + T) / (alpha + T)
+        return pa, scale[:, None] * _one_minus_ratio_pow((beta + T)[:, None], t[None, :], s)
 
     def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray | float:
         """Unconditional E[X(t)] = r β / α · [1 - (β/(β+t))^(s-1)] / (s-1) (note 009, eq. 27)."""

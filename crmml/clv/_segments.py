@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["SEGMENTS", "assign_segments", "segment_reasons"]
+__all__ = ["SEGMENTS", "assign_segments", "segment_codes", "segment_reasons"]
 
 SEGMENTS: tuple[str, ...] = ("Champions", "Loyal", "Potential", "At risk")
 
@@ -42,6 +42,21 @@ def assign_segments(
     ...                 np.array([5, 3, 0, 6]), champion_threshold=500).tolist()
     ['Champions', 'Loyal', 'Potential', 'At risk']
     """
+    codes = segment_codes(clv, probability_alive, frequency, champion_threshold=champion_threshold,
+                          alive_threshold=alive_threshold, loyal_min_frequency=loyal_min_frequency)
+    return pd.Categorical.from_codes(codes, categories=list(SEGMENTS))
+
+
+def segment_codes(
+    clv: np.ndarray,
+    probability_alive: np.ndarray,
+    frequency: np.ndarray,
+    *,
+    champion_threshold: float,
+    alive_threshold: float = 0.5,
+    loyal_min_frequency: float = 2,
+) -> np.ndarray:
+    """The rule as int8 codes into :data:`SEGMENTS` (what :func:`assign_segments` wraps)."""
     clv = np.asarray(clv, dtype=float)
     pa = np.asarray(probability_alive, dtype=float)
     freq = np.asarray(frequency, dtype=float)
@@ -49,11 +64,11 @@ def assign_segments(
     codes[freq >= loyal_min_frequency] = 1  # Loyal
     codes[clv >= champion_threshold] = 0  # Champions
     codes[pa < alive_threshold] = 3  # At risk
-    return pd.Categorical.from_codes(codes, categories=list(SEGMENTS))
+    return codes
 
 
 def segment_reasons(
-    segment: pd.Categorical,
+    segment: pd.Categorical | np.ndarray,
     clv: np.ndarray,
     probability_alive: np.ndarray,
     frequency: np.ndarray,
@@ -71,7 +86,7 @@ def segment_reasons(
     number of renewals survived, ``expected_purchases`` expected renewals,
     ``days_since_last`` days into the running term).
     """
-    seg = np.asarray(segment.codes)
+    seg = np.asarray(segment.codes if isinstance(segment, pd.Categorical) else segment)
     pa = np.round(np.asarray(probability_alive, dtype=float), 2).tolist()
     f = np.asarray(frequency, dtype=float).astype(np.int64).tolist()
     dsl = np.asarray(days_since_last, dtype=float).round().astype(np.int64).tolist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import AS_OF
+from features_world import AS_OF
 
 from crmml.exceptions import MissingTableError, ParameterError
 from crmml.features import customer_features, lead_features, opportunity_features

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import make_world
+from features_world import make_world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

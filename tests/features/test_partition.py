@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import AS_OF
+from features_world import AS_OF
 
 from crmml.exceptions import ParameterError
 from crmml.features import (

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import AS_OF
+from features_world import AS_OF
 
 from crmml.exceptions import ParameterError
 from crmml.features import (
