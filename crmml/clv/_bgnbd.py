@@ -13,6 +13,8 @@ from crmml.clv._summary_input import SummaryArrays, as_index_like, check_sample_
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood"]
 
+_WARM_START_ROWS = 50_000
+
 
 def bgnbd_log_likelihood(
     params: tuple[float, float, float, float], x: np.ndarray, tx: np.ndarray, T: np.ndarray
@@ -167,6 +169,15 @@ class BetaGeoModel(MLEModel):
         xbar = float(d.w @ d.x) / d.W
         Tbar = float(d.w @ d.T) / d.W
         starts = [np.log([1.0, max(Tbar / max(xbar, 1e-3), 1e-3), 1.0, 1.0]), np.zeros(4)]
+        if len(d.w) > _WARM_START_ROWS:
+            # Warm start: fit a fixed random subsample of the unique patterns first (cheap
+            # evaluations), then polish on everything; the optimum is the full-data one.
+            pick = np.random.default_rng(0).choice(len(d.w), size=_WARM_START_ROWS, replace=False)
+            sub = _Data(d.x[pick], d.tx[pick], d.T[pick], d.w[pick])
+            try:
+                starts.insert(0, self._optimize(lambda z: _fun_grad(z, sub, pen), starts))
+            except Exception:  # noqa: BLE001 - the full fit below still tries the default starts
+                pass
         z = self._optimize(fg, starts)
         H = log_param_hessian(fg, z) * d.W
         theta = np.exp(z)
