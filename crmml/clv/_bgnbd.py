@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from crmml.clv._mle import MLEModel, compress, log_param_hessian, minimize_nll
-from crmml.clv._summary_input import SummaryArrays, as_index_like, check_sample_weight, check_summary
+from crmml.clv._mle import MLEModel, compress, log_param_hessian
+from crmml.clv._summary_input import SummaryArrays, as_index_like, check_summary
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood"]
-
-_WARM_START_ROWS = 50_000
 
 
 def bgnbd_log_likelihood(
@@ -154,48 +152,15 @@ class BetaGeoModel(MLEModel):
         BetaGeoModel
             ``self``, fitted.
         """
-        self._validate()
-        ctx = f"{type(self).__name__}.fit"
-        s = check_summary(summary, context=ctx)
-        w = check_sample_weight(sample_weight, len(s.index), context=ctx, index=s.index)
-        assert s.recency is not None and s.T is not None
-        scale = 1.0 / float(s.T.max())
-        d = _Data(s.frequency, s.recency * scale, s.T * scale, w)
-        pen = float(self.penalizer)
-
-        def fg(z: np.ndarray) -> tuple[float, np.ndarray]:
-            return _fun_grad(z, d, pen)
-
-        xbar = float(d.w @ d.x) / d.W
-        Tbar = float(d.w @ d.T) / d.W
-        starts = [np.log([1.0, max(Tbar / max(xbar, 1e-3), 1e-3), 1.0, 1.0]), np.zeros(4)]
-        if len(d.w) > _WARM_START_ROWS:
-            # Warm start: fit a fixed random subsample of the unique patterns first (cheap
-            # evaluations), then polish on everything; the optimum is the full-data one.
-            pick = np.random.default_rng(0).choice(len(d.w), size=_WARM_START_ROWS, replace=False)
-            sub = _Data(d.x[pick], d.tx[pick], d.T[pick], d.w[pick])
-            try:
-                starts.insert(0, self._optimize(lambda z: _fun_grad(z, sub, pen), starts))
-            except Exception:  # noqa: BLE001 - the full fit below still tries the default starts
-                pass
-        z = self._optimize(fg, starts)
+        d, scale, n, starts = self._count_data(summary, sample_weight, _Data)
+        z, fg = self._minimize_counts(_fun_grad, d, _Data, starts)
         H = log_param_hessian(fg, z) * d.W
         theta = np.exp(z)
         cov = self._cov_from_log_hessian(H, np.array([theta[0], theta[1] / scale, theta[2], theta[3]]))
         theta[1] /= scale
         ll = float(d.w @ bgnbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
-        self._set_fit(theta, cov, ll, w.sum())
+        self._set_fit(theta, cov, ll, n)
         return self
-
-    def _optimize(self, fg: Any, starts: list[np.ndarray]) -> np.ndarray:
-        err: Exception | None = None
-        for z0 in starts:
-            try:
-                return minimize_nll(fg, z0, owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
-            except Exception as e:  # noqa: BLE001 - try the next start, re-raise the first error
-                err = err or e
-        assert err is not None
-        raise err
 
     # ------------------------------------------------------------ predictions
     def _p(self) -> tuple[float, float, float, float]:

@@ -24,6 +24,8 @@ from scipy import optimize
 from crmml._validation import Interval, validate_params
 from crmml.exceptions import ArtifactError, ConvergenceError, NotFittedError
 
+WARM_START_ROWS = 50_000
+
 __all__ = ["compress", "minimize_nll", "log_param_hessian", "MLEModel"]
 
 FunGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
@@ -163,6 +165,63 @@ class MLEModel:
 
     def _validate(self) -> None:
         validate_params(self)
+
+    # ------------------------------------------------- count-model fitting
+    def _count_data(self, summary: pd.DataFrame, sample_weight: Any, data_cls: Any) -> tuple[Any, float, float, list[np.ndarray]]:
+        """Validate a (frequency, recency, T) summary, rescale time so ``max(T) = 1`` and compress.
+
+        Returns the compressed data, the time scale, the total weight and the
+        default starting log-parameters ``(r, alpha, ·, ·)`` shared by BG/NBD and
+        Pareto/NBD (alpha from the mean inter-purchase time).
+        """
+        from crmml.clv._summary_input import check_sample_weight, check_summary
+
+        self._validate()
+        ctx = f"{type(self).__name__}.fit"
+        s = check_summary(summary, context=ctx)
+        w = check_sample_weight(sample_weight, len(s.index), context=ctx, index=s.index)
+        assert s.recency is not None and s.T is not None
+        scale = 1.0 / float(s.T.max())
+        d = data_cls(s.frequency, s.recency * scale, s.T * scale, w)
+        xbar = float(d.w @ d.x) / d.W
+        Tbar = float(d.w @ d.T) / d.W
+        starts = [np.log([1.0, max(Tbar / max(xbar, 1e-3), 1e-3), 1.0, 1.0]), np.zeros(4)]
+        return d, scale, float(w.sum()), starts
+
+    def _minimize_counts(self, fun_grad: Callable[[np.ndarray, Any, float], tuple[float, np.ndarray]],
+                         d: Any, data_cls: Any, starts: list[np.ndarray]) -> tuple[np.ndarray, FunGrad]:
+        """Minimise over the compressed data; large inputs are warm-started.
+
+        With more than :data:`WARM_START_ROWS` unique patterns, a fixed random
+        subsample of them is fitted first (cheap evaluations) and its optimum is
+        tried first on the full data, so the result is the full-data optimum.
+
+        Returns the optimum and the full-data objective (for the Hessian).
+        """
+        pen = float(self.penalizer)
+
+        def fg(z: np.ndarray) -> tuple[float, np.ndarray]:
+            return fun_grad(z, d, pen)
+
+        if len(d.w) > WARM_START_ROWS:
+            pick = np.random.default_rng(0).choice(len(d.w), size=WARM_START_ROWS, replace=False)
+            sub = data_cls(d.x[pick], d.tx[pick], d.T[pick], d.w[pick])
+            try:
+                starts = [self._minimize(lambda z: fun_grad(z, sub, pen), starts), *starts]
+            except ConvergenceError:
+                pass  # the full fit still tries the default starts
+        return self._minimize(fg, starts), fg
+
+    def _minimize(self, fg: FunGrad, starts: list[np.ndarray]) -> np.ndarray:
+        """Try each start in turn; re-raise the first failure if all fail."""
+        err: Exception | None = None
+        for z0 in starts:
+            try:
+                return minimize_nll(fg, z0, owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
+            except ConvergenceError as e:
+                err = err or e
+        assert err is not None
+        raise err
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters given to the constructor."""

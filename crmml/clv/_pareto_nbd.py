@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from crmml.clv._mle import MLEModel, compress, log_param_hessian, minimize_nll
-from crmml.clv._summary_input import SummaryArrays, as_index_like, check_sample_weight, check_summary
+from crmml.clv._mle import MLEModel, compress, log_param_hessian
+from crmml.clv._summary_input import SummaryArrays, as_index_like, check_summary
 from crmml.exceptions import ParameterError
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood"]
@@ -317,39 +317,15 @@ class ParetoNBDModel(MLEModel):
 
     def fit(self, summary: pd.DataFrame, sample_weight: Any = None) -> ParetoNBDModel:
         """Fit on a summary frame with ``frequency``, ``recency``, ``T``; returns ``self``."""
-        self._validate()
-        ctx = f"{type(self).__name__}.fit"
-        sm = check_summary(summary, context=ctx)
-        w = check_sample_weight(sample_weight, len(sm.index), context=ctx, index=sm.index)
-        assert sm.recency is not None and sm.T is not None
-        scale = 1.0 / float(sm.T.max())
-        d = _Data(sm.frequency, sm.recency * scale, sm.T * scale, w)
-        pen = float(self.penalizer)
-
-        def fg(z: np.ndarray) -> tuple[float, np.ndarray]:
-            return _fun_grad(z, d, pen)
-
-        xbar = float(d.w @ d.x) / d.W
-        Tbar = float(d.w @ d.T) / d.W
-        a0 = max(Tbar / max(xbar, 1e-3), 1e-3)
-        starts = [np.log([1.0, a0, 1.0, 1.0]), np.zeros(4)]
-        err: Exception | None = None
-        for z0 in starts:
-            try:
-                z = minimize_nll(fg, z0, owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
-                break
-            except Exception as e:  # noqa: BLE001
-                err = err or e
-        else:
-            assert err is not None
-            raise err
+        d, scale, n, starts = self._count_data(summary, sample_weight, _Data)
+        z, fg = self._minimize_counts(_fun_grad, d, _Data, starts)
         H = log_param_hessian(fg, z) * d.W
         theta = np.exp(z)
         theta[1] /= scale
         theta[3] /= scale
         cov = self._cov_from_log_hessian(H, theta)
         ll = float(d.w @ pareto_nbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
-        self._set_fit(theta, cov, ll, w.sum())
+        self._set_fit(theta, cov, ll, n)
         return self
 
     # ------------------------------------------------------------ predictions
