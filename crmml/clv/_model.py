@@ -32,7 +32,7 @@ from crmml.clv._gamma_gamma import GammaGammaModel
 from crmml.clv._pareto_nbd import ParetoNBDModel
 from crmml.clv._sbg import ShiftedBetaGeometricModel
 from crmml.clv._segments import SEGMENTS, segment_codes, segment_reasons
-from crmml.clv._summary_input import check_summary
+from crmml.clv._summary_input import check_summary_arrays
 from crmml.data import CRMTables, ExclusionReport
 from crmml.exceptions import (
     DataContractError,
@@ -41,7 +41,8 @@ from crmml.exceptions import (
     Problem,
     examples_of,
 )
-from crmml.features import as_of_view, rfm_summary, to_timestamp
+from crmml.features import as_of_view, rfm_arrays, to_timestamp
+
 
 __all__ = ["CLVModel", "as_tables"]
 
@@ -229,10 +230,9 @@ class CLVModel:
         if self.business == "contractual":
             return self._contractual_features(t, ts, report)
         t.require("transactions", model="CLVModel (non-contractual)")
-        summary = rfm_summary(t.transactions, ts, freq=self.freq, customers=t.customers, report=report)
-        summary.attrs = {}  # pandas deep-copies attrs on every column access; the report has them
-        index = summary.index
-        cols = {c: summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T", "monetary_value")}
+        # the arrays behind rfm_summary: no DataFrame built only to be taken apart again
+        index, cols = rfm_arrays(t.transactions, ts, freq=self.freq, freq_multiplier=1, customers=t.customers,
+                                  monetary=True, report=report)
         out = pd.DataFrame({"customer_id": index.astype(str), **cols,
                             "margin_rate": self._customer_margin(t, ts, index)}, copy=False)
         out.attrs["exclusions"] = report.to_dict()
@@ -397,7 +397,8 @@ class CLVModel:
         self._train_features = feats
 
     # ----------------------------------------------------------------- predict
-    def _check_features(self, features: pd.DataFrame) -> pd.DataFrame:
+    def _check_features(self, features: pd.DataFrame) -> tuple[pd.Index, dict[str, np.ndarray]]:
+        """Read every feature column once: the id index and float64 arrays (numeric dtypes enforced)."""
         expected = _CONTRACTUAL_FEATURES if self.business == "contractual" else _NONCONTRACTUAL_FEATURES
         if not isinstance(features, pd.DataFrame):
             raise TypeError(f"CLVModel.predict_features expects a pandas DataFrame, got {type(features).__name__}.")
@@ -414,21 +415,29 @@ class CLVModel:
                          hint="build the frame with CLVModel.build_features") for c in missing],
                 context="CLVModel.predict_features",
             )
+        ids = frame["customer_id"]
+        if not pd.api.types.is_string_dtype(ids.dtype) or ids.hasnans:
+            ids = ids.astype(str)
+        index = pd.Index(ids.to_numpy(), name="customer_id", copy=False)
+        arrays: dict[str, np.ndarray] = {}
         problems = []
         for c in expected:
-            if c in ("customer_id", "margin_rate", "monetary_value"):
+            if c == "customer_id":
                 continue
             col = frame[c]
             if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
                 col = pd.to_numeric(col, errors="coerce")
             v = col.to_numpy(dtype="float64", na_value=np.nan)
+            arrays[c] = v
+            if c in ("margin_rate", "monetary_value"):
+                continue  # missing means unknown: the model falls back to population values
             bad = ~np.isfinite(v) | (v < 0)
             if bad.any():
                 problems.append(Problem("features", c, "finite number >= 0", int(bad.sum()),
-                                        examples_of(frame.loc[bad, "customer_id"])))
+                                        examples_of(index[bad])))
         if problems:
             raise DataContractError(problems, context="CLVModel.predict_features")
-        return frame
+        return index, arrays
 
     def predict_features(self, features: pd.DataFrame) -> pd.DataFrame:
         """Score a feature frame (from :meth:`build_features`).
@@ -442,14 +451,10 @@ class CLVModel:
             ``segment`` and ``reason``.
         """
         self._check_fitted("predict_features")
-        frame = self._check_features(features)
-        ids = frame["customer_id"]
-        if not pd.api.types.is_string_dtype(ids.dtype) or ids.hasnans:
-            ids = ids.astype(str)
-        index = pd.Index(ids.to_numpy(), name="customer_id", copy=False)
+        index, cols = self._check_features(features)
         if self.business == "contractual":
-            return self._predict_contractual(frame, index)
-        return self._predict_noncontractual(frame, index)
+            return self._predict_contractual(cols, index)
+        return self._predict_noncontractual(cols, index)
 
     def _steps(self) -> tuple[np.ndarray, float]:
         """Month boundaries (in model periods) over the horizon and the monthly discount rate."""
@@ -459,21 +464,22 @@ class CLVModel:
         rate = (1.0 + self.discount_rate) ** step_years - 1.0
         return edges_days / _DAYS_PER_PERIOD[self.freq], rate
 
-    def _predict_noncontractual(self, frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-        s = check_summary(frame, context="CLVModel.predict_features")
+    def _predict_noncontractual(self, frame: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+        s = check_summary_arrays(index, frame["frequency"], frame["recency"], frame["T"],
+                                 context="CLVModel.predict_features")
         x, tx, T = s.frequency, s.recency, s.T
         edges, rate = self._steps()
         p_alive, path = self.transaction_model_._alive_and_path(x, tx, T, edges[1:])
         per_step = np.diff(path, axis=1, prepend=0.0)
-        mv = frame["monetary_value"].to_numpy(dtype="float64", na_value=np.nan)
+        mv = frame["monetary_value"]
         usable = np.isfinite(mv) & (mv > 0)
         # customers without a usable repeat spend get the population mean (frequency treated as 0)
         value = self.spend_model_._conditional_mean(np.where(usable, x, 0.0), np.where(usable, mv, 0.0))
         if self.margin is None:
-            margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
+            margin = frame["margin_rate"]
             margin = np.where(np.isfinite(margin), margin, self.margin_)
         else:
-            margin = np.full(len(frame), self.margin_)
+            margin = np.full(len(index), self.margin_)
         revenue = per_step * value[:, None]
         clv = discounted_clv(revenue, revenue * (1.0 - margin[:, None]), discount_rate=rate,
                              horizon=per_step.shape[1])
@@ -482,18 +488,18 @@ class CLVModel:
         return self._outputs(index, p_alive, expected, value, expected * value, np.asarray(clv, dtype="float64"),
                              x, days_since_last)
 
-    def _predict_contractual(self, frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    def _predict_contractual(self, frame: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
         sbg = self.transaction_model_
-        n = frame["tenure_periods"].to_numpy(dtype="float64")
+        n = frame["tenure_periods"]
         years = max(1, int(math.ceil(self.horizon_days / _YEAR_DAYS - 1e-9)))
-        mrr = frame["monthly_value"].to_numpy(dtype="float64")
-        margin = frame["margin_rate"].to_numpy(dtype="float64", na_value=np.nan)
+        mrr = frame["monthly_value"]
+        margin = frame["margin_rate"]
         margin = np.where(np.isfinite(margin), margin, self.margin_)
         # Period k = 0 is the running term (already contracted); period k >= 1 requires
         # surviving k more renewals: P = S(n + k) / S(n).
         s_n = np.asarray(sbg.survival(n), dtype="float64")
         surv = np.column_stack([np.asarray(sbg.survival(n + k), dtype="float64") / s_n for k in range(years)])
-        remaining_in_term = np.clip(1.0 - frame["days_into_term"].to_numpy(dtype="float64") / _YEAR_DAYS, 0.0, 1.0)
+        remaining_in_term = np.clip(1.0 - frame["days_into_term"] / _YEAR_DAYS, 0.0, 1.0)
         weight = np.ones((len(n), years))
         weight[:, 0] = remaining_in_term
         revenue = 12.0 * mrr[:, None] * weight * surv
@@ -504,7 +510,7 @@ class CLVModel:
         p_renew = np.asarray(sbg.survival(n + 1), dtype="float64") / s_n
         expected = surv[:, 1:].sum(axis=1) if years > 1 else np.zeros(len(n))
         return self._outputs(index, p_renew, expected, 12.0 * mrr, revenue.sum(axis=1), clv, n,
-                             frame["days_into_term"].to_numpy(dtype="float64"))
+                             frame["days_into_term"])
 
     def _outputs(self, index: pd.Index, p_alive: np.ndarray, expected: np.ndarray, value: np.ndarray, revenue: np.ndarray,
                  clv: np.ndarray, frequency: np.ndarray, days_since_last: np.ndarray) -> pd.DataFrame:

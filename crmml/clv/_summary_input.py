@@ -18,7 +18,7 @@ import pandas as pd
 
 from crmml.exceptions import DataContractError, Problem, examples_of
 
-__all__ = ["SummaryArrays", "check_summary", "check_sample_weight", "SUMMARY_TABLE"]
+__all__ = ["SummaryArrays", "check_summary", "check_summary_arrays", "check_sample_weight", "SUMMARY_TABLE"]
 
 SUMMARY_TABLE = "summary"
 
@@ -42,15 +42,7 @@ def _numeric(frame: pd.DataFrame, col: str, problems: list[Problem]) -> np.ndarr
                     hint=f"convert '{col}' with pd.to_numeric")
         )
         return None
-    arr = s.to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        problems.append(
-            Problem(SUMMARY_TABLE, col, "finite values (no NaN or inf)", int(bad.sum()),
-                    examples_of(frame.index[bad]),
-                    hint=f"drop or fill the customers with missing '{col}'")
-        )
-    return arr
+    return s.to_numpy(dtype="float64", na_value=np.nan)  # finiteness: check_summary_arrays
 
 
 def check_summary(
@@ -100,11 +92,37 @@ def check_summary(
             context,
         )
     problems: list[Problem] = []
-    idx = summary.index
     x = _numeric(summary, "frequency", problems)
     tx = _numeric(summary, "recency", problems) if need_recency else None
     T = _numeric(summary, "T", problems) if need_recency else None
     m = _numeric(summary, "monetary_value", problems) if need_monetary else None
+    return check_summary_arrays(summary.index, x, tx, T, m, context=context, problems=problems)
+
+
+def check_summary_arrays(
+    index: pd.Index,
+    frequency: np.ndarray | None,
+    recency: np.ndarray | None = None,
+    T: np.ndarray | None = None,
+    monetary_value: np.ndarray | None = None,
+    *,
+    context: str,
+    problems: list[Problem] | None = None,
+) -> SummaryArrays:
+    """The value rules of :func:`check_summary` on float64 arrays (one per column).
+
+    For callers that already hold the columns as arrays (model scoring);
+    non-finite values are reported here too. ``None`` skips a column.
+    """
+    problems = [] if problems is None else problems
+    idx = index
+    x, tx, m = frequency, recency, monetary_value
+    for col, arr in (("frequency", x), ("recency", tx), ("T", T), ("monetary_value", m)):
+        if arr is not None:
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                problems.append(Problem(SUMMARY_TABLE, col, "finite values (no NaN or inf)", int(bad.sum()),
+                                        examples_of(idx[bad]), hint=f"drop or fill the customers with missing '{col}'"))
 
     def rule(mask: np.ndarray, col: str, text: str, hint: str) -> None:
         mask = np.asarray(mask, dtype=bool)

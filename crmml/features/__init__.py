@@ -32,7 +32,7 @@ from crmml.features._pit import (
     to_timestamp,
     window_bounds,
 )
-from crmml.features._rfm import RFM_FREQS, rfm_summary
+from crmml.features._rfm import RFM_FREQS, rfm_arrays, rfm_summary
 from crmml.features._windows import check_windows
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "partition_tables",
     "rfm_features",
     "rfm_summary",
+    "rfm_arrays",
     "stack_cutoffs",
     "sum_in_windows",
     "to_timestamp",

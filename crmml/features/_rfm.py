@@ -17,7 +17,7 @@ from crmml.exceptions import DataContractError, ParameterError, Problem
 from crmml.features._ids import factorize_sorted
 from crmml.features._pit import to_timestamp
 
-__all__ = ["rfm_summary", "RFM_FREQS"]
+__all__ = ["rfm_summary", "rfm_arrays", "RFM_FREQS"]
 
 RFM_FREQS: tuple[str, ...] = ("D", "W", "h")
 _NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9}
@@ -74,10 +74,9 @@ def _count(rep: ExclusionReport, rule: str, tx: pd.DataFrame, mask: np.ndarray) 
     rep.add_mask("transactions", rule, tx, pd.Series(mask, index=tx.index), "transaction_id")
 
 
-def _empty(monetary: bool, ids: pd.Series) -> pd.DataFrame:
+def _empty_arrays(monetary: bool, ids: pd.Series) -> tuple[pd.Index, dict[str, np.ndarray]]:
     cols = list(_COLUMNS if monetary else _COLUMNS[:3])
-    idx = pd.Index(ids.iloc[:0], name="customer_id")
-    return pd.DataFrame({c: np.zeros(0) for c in cols}, index=idx)
+    return pd.Index(ids.iloc[:0], name="customer_id"), {c: np.zeros(0) for c in cols}
 
 
 def rfm_summary(
@@ -179,9 +178,33 @@ def rfm_summary(
     a                  1.0      4.0  9.0            20.0
     b                  0.0      0.0  7.0             0.0
     """
+    rep = report if report is not None else ExclusionReport()
+    index, cols = rfm_arrays(transactions, as_of, freq=freq, freq_multiplier=freq_multiplier,
+                              customers=customers, monetary=monetary, report=rep)
+    out = pd.DataFrame(cols, index=index)
+    out.attrs["exclusions"] = rep.to_dict()
+    return out
+
+
+def rfm_arrays(
+    transactions: pd.DataFrame,
+    as_of: object,
+    *,
+    freq: str,
+    freq_multiplier: int,
+    customers: pd.DataFrame | None,
+    monetary: bool,
+    report: ExclusionReport,
+) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """The RFM summary as ``(index, {column: array})``: what :func:`rfm_summary` wraps.
+
+    Same rules, same exclusions (counted in ``report``), same values; for
+    model code that only needs arrays, so scoring one customer does not build
+    a DataFrame only to take it apart again.
+    """
     _check_params(freq, freq_multiplier)
     _check_columns(transactions, monetary)
-    rep = report if report is not None else ExclusionReport()
+    rep = report
 
     ids = transactions["customer_id"]
     t = transactions["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
@@ -191,9 +214,7 @@ def rfm_summary(
 
     if as_of is None:
         if not valid_t.any():
-            out = _empty(monetary, ids)
-            out.attrs["exclusions"] = rep.to_dict()
-            return out
+            return _empty_arrays(monetary, ids)
         end_ns = int(t[valid_t].max())
         keep = valid_t.copy()
     else:
@@ -232,9 +253,7 @@ def rfm_summary(
         codes = (np.cumsum(present) - 1)[codes]
 
     if not len(rows):
-        out = _empty(monetary, ids)
-        out.attrs["exclusions"] = rep.to_dict()
-        return out
+        return _empty_arrays(monetary, ids)
     n = len(uniques)
     keep = rows
 
@@ -272,7 +291,4 @@ def rfm_summary(
         with np.errstate(invalid="ignore", divide="ignore"):
             mv = np.where(frequency > 0, repeat_sum / np.maximum(frequency, 1.0), 0.0)
         cols["monetary_value"] = mv
-    index = uniques.rename("customer_id")
-    out = pd.DataFrame(cols, index=index)
-    out.attrs["exclusions"] = rep.to_dict()
-    return out
+    return uniques.rename("customer_id"), cols
