@@ -224,19 +224,26 @@ class CLVModel:
         ``monthly_value`` and ``margin_rate`` of accounts with a running
         subscription. One row per customer, ``customer_id`` as a column.
         """
-        t = as_tables(tables)
-        ts = to_timestamp(as_of)
         report = report if report is not None else ExclusionReport()
+        index, cols = self._feature_arrays(as_tables(tables), to_timestamp(as_of), report)
+        out = pd.DataFrame({"customer_id": index.astype(str), **cols}, copy=False)
+        out.attrs["exclusions"] = report.to_dict()
+        return out
+
+    def _feature_arrays(self, t: CRMTables, ts: pd.Timestamp,
+                        report: ExclusionReport) -> tuple[pd.Index, dict[str, np.ndarray]]:
+        """The features as ``(customer_id index, {column: float64 array})``.
+
+        The one implementation behind :meth:`build_features` (which wraps it in
+        a frame) and :meth:`score` (which feeds the arrays straight to the model).
+        """
         if self.business == "contractual":
             return self._contractual_features(t, ts, report)
         t.require("transactions", model="CLVModel (non-contractual)")
-        # the arrays behind rfm_summary: no DataFrame built only to be taken apart again
         index, cols = rfm_arrays(t.transactions, ts, freq=self.freq, freq_multiplier=1, customers=t.customers,
-                                  monetary=True, report=report)
-        out = pd.DataFrame({"customer_id": index.astype(str), **cols,
-                            "margin_rate": self._customer_margin(t, ts, index)}, copy=False)
-        out.attrs["exclusions"] = report.to_dict()
-        return out
+                                 monetary=True, report=report)
+        cols["margin_rate"] = self._customer_margin(t, ts, index)
+        return index, cols
 
     def _customer_margin(self, t: CRMTables, ts: pd.Timestamp, index: pd.Index) -> np.ndarray:
         tx = t.transactions
@@ -255,7 +262,8 @@ class CLVModel:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(revenue > 0, 1.0 - costs / revenue, np.nan)
 
-    def _contractual_features(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+    def _contractual_features(self, t: CRMTables, ts: pd.Timestamp,
+                              report: ExclusionReport) -> tuple[pd.Index, dict[str, np.ndarray]]:
         t.require("subscriptions", model="CLVModel (contractual)")
         view = as_of_view(t.replace(**{n: None for n in t.present() if n not in ("subscriptions", "customers")}), ts)
         subs = view.subscriptions
@@ -274,15 +282,12 @@ class CLVModel:
         margin = np.full(len(ids), np.nan)
         if self.margin is not None:
             margin[:] = self.margin
-        out = pd.DataFrame({
-            "customer_id": ids.astype(str),
+        return pd.Index(ids.astype(str), name="customer_id"), {
             "tenure_periods": np.floor(tenure_days / _YEAR_DAYS),
             "days_into_term": into,
             "monthly_value": mrr.to_numpy(dtype="float64"),
             "margin_rate": margin,
-        })
-        out.attrs["exclusions"] = report.to_dict()
-        return out
+        }
 
     def _contractual_training(self, t: CRMTables, ts: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """Per account: completed annual periods and whether it churned (as of ``ts``)."""
@@ -452,6 +457,9 @@ class CLVModel:
         """
         self._check_fitted("predict_features")
         index, cols = self._check_features(features)
+        return self._predict_arrays(index, cols)
+
+    def _predict_arrays(self, index: pd.Index, cols: dict[str, np.ndarray]) -> pd.DataFrame:
         if self.business == "contractual":
             return self._predict_contractual(cols, index)
         return self._predict_noncontractual(cols, index)
@@ -543,8 +551,9 @@ class CLVModel:
         """
         self._check_fitted("score")
         report = ExclusionReport()
-        feats = self.build_features(tables, as_of, report=report)
-        out = self.predict_features(feats)
+        # the same feature code as build_features, without the frame in between
+        index, cols = self._feature_arrays(as_tables(tables), to_timestamp(as_of), report)
+        out = self._predict_arrays(index.astype(str).rename("customer_id"), cols)
         out.attrs["exclusions"] = report.to_dict()
         return out
 

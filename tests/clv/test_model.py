@@ -193,3 +193,17 @@ def test_contractual_clv_on_b2b_accounts(b2b_world):
     # CLV over 3 years is at most 3 years of contract value, and positive for running accounts.
     assert (scores["clv"] <= 3 * scores["expected_average_value"] + 1e-6).all()
     assert (scores["clv"] > 0).all()
+
+
+@pytest.mark.parametrize("business", ["noncontractual", "contractual"])
+def test_score_equals_predict_on_built_features(business, fitted_clv, b2c_world, b2b_world):
+    # score() feeds the feature arrays straight to the model; the frame path must agree exactly.
+    if business == "noncontractual":
+        model, as_of = fitted_clv
+        tables = b2c_world.tables
+    else:
+        as_of = b2b_world.end.normalize()
+        tables = b2b_world.tables
+        model = CLVModel(business="contractual").fit(tables, as_of)
+    via_frame = model.predict_features(model.build_features(tables, as_of))
+    pd.testing.assert_frame_equal(model.score(tables, as_of), via_frame)
