@@ -1,5 +1,7 @@
 """The crmml command line: synth → train → score, exit codes, the demo."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -74,3 +76,14 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "demo" / "clv_scores.parquet").exists()
     assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == [
         "calibration_by_frequency.png", "cumulative_tracking.png", "probability_alive_matrix.png"]
+
+
+def test_features_command_builds_every_builder_and_writes_parquet(tmp_path, capsys):
+    data = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "b2b"
+    rc = main(["features", "--data", str(data), "--as-of", "2025-07-01", "--out", str(tmp_path)])
+    assert rc == EXIT_OK
+    printed = capsys.readouterr().out
+    for name in ("customer_features", "lead_features", "opportunity_features"):
+        assert f"{name}: " in printed
+        frame = pd.read_parquet(tmp_path / f"{name}.parquet")
+        assert len(frame) > 0 and frame.index.is_unique
