@@ -110,10 +110,19 @@ def _cmd_features(a: argparse.Namespace) -> int:
 
 
 def _default_as_of(tables: Any) -> str:
+    """The day after the last event in transactions, subscriptions or leads."""
     import pandas as pd
 
-    times = [df[c].max() for df, c in ((tables.transactions, "ts"), (tables.subscriptions, "start_at"),
-                                       (tables.leads, "created_at")) if df is not None and len(df)]
+    from crmml.exceptions import MissingTableError, Problem
+
+    sources = (("transactions", "ts"), ("subscriptions", "start_at"), ("leads", "created_at"))
+    times = [tables.get(n)[c].max() for n, c in sources if tables.get(n) is not None and len(tables.get(n))]
+    if not times:
+        raise MissingTableError(
+            [Problem(n, None, "an event table to take the default --as-of from",
+                     hint="supply it, or pass --as-of YYYY-MM-DD") for n, _ in sources],
+            context="choosing the default --as-of",
+        )
     return str((max(times) + pd.Timedelta(days=1)).normalize().date())
 
 

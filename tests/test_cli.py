@@ -87,3 +87,12 @@ def test_features_command_builds_every_builder_and_writes_parquet(tmp_path, caps
         assert f"{name}: " in printed
         frame = pd.read_parquet(tmp_path / f"{name}.parquet")
         assert len(frame) > 0 and frame.index.is_unique
+
+
+def test_no_event_table_and_no_as_of_exits_3(tmp_path, capsys):
+    d = tmp_path / "only_customers"
+    d.mkdir()
+    (d / "customers.csv").write_text("customer_id,signup_at\na,2024-01-01\n")
+    rc = main(["train", "clv", "--data", str(d), "--no-mlflow"])
+    assert rc == EXIT_DATA
+    assert "pass --as-of YYYY-MM-DD" in capsys.readouterr().err
