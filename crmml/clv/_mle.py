@@ -166,6 +166,17 @@ class MLEModel:
     def _validate(self) -> None:
         validate_params(self)
 
+    def _p(self) -> tuple[float, ...]:
+        """The fitted parameters in ``_param_names`` order."""
+        return tuple(self.params_[k] for k in self._param_names)
+
+    def _arrays(self, summary: pd.DataFrame, method: str) -> Any:
+        """Check fitted, then validate a (frequency, recency, T) summary for ``method``."""
+        from crmml.clv._summary_input import check_summary
+
+        self._check_fitted(method)
+        return check_summary(summary, context=f"{type(self).__name__}.{method}")
+
     # ------------------------------------------------- count-model fitting
     def _count_data(self, summary: pd.DataFrame, sample_weight: Any, data_cls: Any) -> tuple[Any, float, float, list[np.ndarray]]:
         """Validate a (frequency, recency, T) summary, rescale time so ``max(T) = 1`` and compress.

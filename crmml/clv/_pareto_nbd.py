@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import special
 
 from crmml.clv._mle import MLEModel, compress, log_param_hessian
-from crmml.clv._summary_input import SummaryArrays, as_index_like, check_summary
+from crmml.clv._summary_input import as_index_like
 from crmml.exceptions import ParameterError
 
 __all__ = ["ParetoNBDModel", "pareto_nbd_log_likelihood"]
@@ -329,12 +329,6 @@ class ParetoNBDModel(MLEModel):
         return self
 
     # ------------------------------------------------------------ predictions
-    def _p(self) -> tuple[float, float, float, float]:
-        return tuple(self.params_[k] for k in self._param_names)  # type: ignore[return-value]
-
-    def _arrays(self, summary: pd.DataFrame, method: str) -> SummaryArrays:
-        self._check_fitted(method)
-        return check_summary(summary, context=f"{type(self).__name__}.{method}")
 
     def _log_palive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, s, beta = self._p()

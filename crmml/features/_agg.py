@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -73,3 +75,37 @@ def as_category(values: pd.Series | np.ndarray, index: pd.Index) -> pd.Series:
     s = s.where(s.notna(), None)
     cats = sorted({v for v in s.dropna().unique()})
     return pd.Series(pd.Categorical(s, categories=cats), index=index)
+
+
+def in_days(t_days: np.ndarray, now: float, w: float, offset: float = 0.0) -> np.ndarray:
+    """Events in the window ``[now - offset - w, now - offset)`` (times in days)."""
+    return (t_days >= now - offset - w) & (t_days < now - offset)
+
+
+def type_bucket(types: pd.Series, known: Sequence[str]) -> np.ndarray:
+    """Event types as an array, every type outside ``known`` (or missing) as ``"other"``."""
+    t = np.asarray(types.astype(object).where(types.notna(), "other"), dtype=object)
+    return np.where(np.isin(t, list(set(known))), t, "other")
+
+
+def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.Series, known: Sequence[str],
+                       windows: Sequence[int], now: float, *, prefix: str, event: str) -> dict[str, np.ndarray]:
+    """Counts per window and per event type, and days since the last event of each type.
+
+    Columns: ``{prefix}_{w}d``, ``{prefix}_{type}_{w}d`` for each window, then
+    ``days_since_{event}`` and ``days_since_{type}`` (NaN without such an event);
+    types outside ``known`` count as ``other``.
+    """
+    kind = type_bucket(types, known)
+    names = [*dict.fromkeys(known), "other"]
+    cols: dict[str, np.ndarray] = {}
+    for w in windows:
+        win = in_days(t_days, now, w)
+        cols[f"{prefix}_{w}d"] = count_by(codes, n, win)
+        for k in names:
+            cols[f"{prefix}_{k}_{w}d"] = count_by(codes, n, win & (kind == k))
+    cols[f"days_since_{event}"] = now - max_by(codes, t_days, n)
+    for k in names:
+        cols[f"days_since_{k}"] = now - max_by(codes, t_days, n, kind == k)
+    return cols
+

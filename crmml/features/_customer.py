@@ -9,7 +9,18 @@ import pandas as pd
 
 from crmml.data import CRMTables
 from crmml.data._contract import KNOWN_INTERACTION_TYPES
-from crmml.features._agg import as_category, codes_of, count_by, days, max_by, min_by, sum_by
+from crmml.features._agg import (
+    as_category,
+    codes_of,
+    count_by,
+    days,
+    in_days,
+    max_by,
+    min_by,
+    sum_by,
+    type_bucket,
+    typed_event_counts,
+)
 from crmml.features._pit import as_of_view, to_timestamp
 from crmml.features._windows import check_windows
 
@@ -96,10 +107,6 @@ def customer_features(
     return pd.DataFrame(cols, index=index)
 
 
-def _in(t_days: np.ndarray, now: float, w: float, offset: float = 0.0) -> np.ndarray:
-    return (t_days >= now - offset - w) & (t_days < now - offset)
-
-
 def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
                           windows: tuple[int, ...]) -> dict[str, np.ndarray]:
     n = len(index)
@@ -118,7 +125,7 @@ def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.
     cols["recency_days"] = now - max_by(codes, t, n, buy)
     cols["days_since_first_purchase"] = now - min_by(codes, t, n, buy)
     for w in windows:
-        cur, prev = _in(t, now, w) & buy, _in(t, now, w, w) & buy
+        cur, prev = in_days(t, now, w) & buy, in_days(t, now, w, w) & buy
         c_cur, c_prev = count_by(codes, n, cur), count_by(codes, n, prev)
         r_cur, r_prev = sum_by(codes, amount, n, cur), sum_by(codes, amount, n, prev)
         cols[f"purchases_{w}d"] = c_cur
@@ -132,29 +139,10 @@ def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.
     return cols
 
 
-def _type_bucket(types: pd.Series, known: Sequence[str]) -> np.ndarray:
-    t = np.asarray(types.astype(object).where(types.notna(), "other"), dtype=object)
-    known_set = set(known)
-    return np.where(np.isin(t, list(known_set)), t, "other")
-
-
 def _interaction_features(ix: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
                           windows: tuple[int, ...], types: Sequence[str]) -> dict[str, np.ndarray]:
-    n = len(index)
-    codes = codes_of(index, ix["customer_id"])
-    t = days(ix["ts"])
-    kind = _type_bucket(ix["type"], types)
-    names = [*dict.fromkeys(types), "other"]
-    cols: dict[str, np.ndarray] = {}
-    for w in windows:
-        win = _in(t, now, w)
-        cols[f"interactions_{w}d"] = count_by(codes, n, win)
-        for k in names:
-            cols[f"interactions_{k}_{w}d"] = count_by(codes, n, win & (kind == k))
-    cols["days_since_interaction"] = now - max_by(codes, t, n)
-    for k in names:
-        cols[f"days_since_{k}"] = now - max_by(codes, t, n, kind == k)
-    return cols
+    return typed_event_counts(codes_of(index, ix["customer_id"]), len(index), days(ix["ts"]), ix["type"], types,
+                              windows, now, prefix="interactions", event="interaction")
 
 
 def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[str, np.ndarray]:
@@ -208,7 +196,7 @@ def _subscription_features(sub: pd.DataFrame, index: pd.Index, now: float, term_
 def _contact_features(ct: pd.DataFrame, index: pd.Index, roles: Sequence[str]) -> dict[str, np.ndarray]:
     n = len(index)
     codes = codes_of(index, ct["customer_id"])
-    kind = _type_bucket(ct["role"], roles)
+    kind = type_bucket(ct["role"], roles)
     cols: dict[str, np.ndarray] = {"contacts_total": count_by(codes, n)}
     for r in [*dict.fromkeys(roles), "other"]:
         cols[f"contacts_{r}"] = count_by(codes, n, kind == r)

@@ -9,8 +9,7 @@ import pandas as pd
 
 from crmml.data import CRMTables
 from crmml.data._contract import KNOWN_LEAD_EVENT_TYPES
-from crmml.features._agg import as_category, codes_of, count_by, days, max_by
-from crmml.features._customer import _in, _type_bucket
+from crmml.features._agg import as_category, codes_of, count_by, days, typed_event_counts
 from crmml.features._pit import as_of_view, to_timestamp
 from crmml.features._windows import check_windows
 
@@ -78,18 +77,9 @@ def lead_features(
         ev = view.lead_events
         codes = codes_of(index, ev["lead_id"])
         t = days(ev["ts"])
-        kind = _type_bucket(ev["type"], event_types)
-        names = [*dict.fromkeys(event_types), "other"]
         total = count_by(codes, n)
         cols["events_total"] = total
-        for win in w:
-            m = _in(t, now, win)
-            cols[f"events_{win}d"] = count_by(codes, n, m)
-            for k in names:
-                cols[f"events_{k}_{win}d"] = count_by(codes, n, m & (kind == k))
-        cols["days_since_event"] = now - max_by(codes, t, n)
-        for k in names:
-            cols[f"days_since_{k}"] = now - max_by(codes, t, n, kind == k)
+        cols.update(typed_event_counts(codes, n, t, ev["type"], event_types, w, now, prefix="events", event="event"))
         rate = total / np.maximum(age, 1.0)
         short = min(w)
         recent = cols[f"events_{short}d"] / float(short)

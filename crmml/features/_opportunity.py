@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmml.data import DEFAULT_OPEN_STAGES, CRMTables
-from crmml.features._agg import as_category, codes_of, count_by, days, max_by, min_by, sum_by
-from crmml.features._customer import _in
+from crmml.features._agg import as_category, codes_of, count_by, days, in_days, max_by, min_by, sum_by
 from crmml.features._pit import as_of_view, to_timestamp
 from crmml.features._windows import check_windows
 
@@ -96,7 +95,7 @@ def opportunity_features(
         ic = codes_of(accounts, ix["customer_id"])
         t = days(ix["ts"])
         for win in w:
-            cols[f"account_interactions_{win}d"] = count_by(ic, na, _in(t, now, win))[a_codes]
+            cols[f"account_interactions_{win}d"] = count_by(ic, na, in_days(t, now, win))[a_codes]
         cols["account_days_since_interaction"] = (now - max_by(ic, t, na))[a_codes]
     if view.contacts is not None:
         ct = view.contacts
