@@ -11,6 +11,7 @@ from crmml.clv._bgnbd import BetaGeoModel
 from crmml.clv._evaluation import HoldoutEvaluation, evaluate_holdout
 from crmml.clv._formula import discounted_clv
 from crmml.clv._gamma_gamma import GammaGammaModel
+from crmml.clv._history import estimate_retention, formula_clv
 from crmml.clv._model import CLVModel
 from crmml.clv._pareto_nbd import ParetoNBDModel
 from crmml.clv._sbg import ShiftedBetaGeometricModel
@@ -24,6 +25,8 @@ __all__ = [
     "SEGMENTS",
     "assign_segments",
     "discounted_clv",
+    "formula_clv",
+    "estimate_retention",
     "BetaGeoModel",
     "GammaGammaModel",
     "ParetoNBDModel",
