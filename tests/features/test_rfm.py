@@ -160,3 +160,19 @@ def test_bad_parameters():
         rfm_summary(tx, "2024-02-01", freq_multiplier=0)
     with pytest.raises(DataContractError, match=r"transactions.amount: column is required"):
         rfm_summary(tx.drop(columns="amount"), "2024-02-01")
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_identical_to_lifetimes_on_the_synthetic_shop(b2c_world, freq):
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    tx = b2c_world.tables.transactions
+    as_of = pd.Timestamp("2025-06-01")
+    ours = rfm_summary(tx, as_of, freq=freq)
+    # lifetimes on the same rows: purchases (refunds excluded, as the contract says) before as_of
+    ref_rows = tx[(tx["ts"] < as_of) & (tx["amount"] >= 0)]
+    ref = summary_data_from_transaction_data(ref_rows, "customer_id", "ts", monetary_value_col="amount",
+                                             observation_period_end=as_of - pd.Timedelta(1, "ns"), freq=freq)
+    assert len(ours) > 1000
+    pd.testing.assert_frame_equal(ours, ref.astype("float64"), check_names=False, check_index_type=False,
+                                  rtol=1e-12)
