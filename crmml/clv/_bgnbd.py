@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from crmml.clv._mle import MLEModel, compress, log_param_hessian
+from crmml.clv._mle import CountData, MLEModel, log_param_hessian
 from crmml.clv._summary_input import as_index_like
 
 __all__ = ["BetaGeoModel", "bgnbd_log_likelihood"]
@@ -33,15 +33,11 @@ def bgnbd_log_likelihood(
     return A1 + A2 + np.where(x > 0, np.logaddexp(A3, A4), A3)
 
 
-class _Data:
-    """Compressed sufficient statistics with unique-value lookups."""
+class _Data(CountData):
+    """Compressed sufficient statistics with the unique T / t_x lookups BG/NBD uses."""
 
     def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
-        keep = w > 0
-        (self.x, self.tx, self.T), self.w, _ = compress(x[keep], tx[keep], T[keep], weights=w[keep])
-        self.W = float(self.w.sum())
-        self.ux, self.ix = np.unique(self.x, return_inverse=True)
-        self.wx = np.bincount(self.ix, weights=self.w)
+        super().__init__(x, tx, T, w)
         self.uT, self.iT = np.unique(self.T, return_inverse=True)
         self.utx, self.itx = np.unique(self.tx, return_inverse=True)
         self.pos = self.x > 0

@@ -77,6 +77,21 @@ def compress(*columns: np.ndarray, weights: np.ndarray) -> tuple[list[np.ndarray
     return [c[first] for c in cols], counts, codes
 
 
+class CountData:
+    """Compressed (x, t_x, T) rows with weights, plus the unique-frequency lookup.
+
+    The sufficient statistics BG/NBD and Pareto/NBD likelihoods run over; each
+    model's subclass adds its own precomputed lookups.
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
+        keep = w > 0
+        (self.x, self.tx, self.T), self.w, _ = compress(x[keep], tx[keep], T[keep], weights=w[keep])
+        self.W = float(self.w.sum())
+        self.ux, self.ix = np.unique(self.x, return_inverse=True)
+        self.wx = np.bincount(self.ix, weights=self.w)
+
+
 def minimize_nll(fun_grad: FunGrad, x0: np.ndarray, *, owner: str, tol: float, max_iter: int) -> np.ndarray:
     """Minimise a (scaled) negative log-likelihood over log-parameters.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from crmml.clv._mle import MLEModel, compress, log_param_hessian
+from crmml.clv._mle import CountData, MLEModel, log_param_hessian
 from crmml.clv._summary_input import as_index_like
 from crmml.exceptions import ParameterError
 
@@ -238,13 +238,9 @@ def pareto_nbd_log_likelihood(
     return logC + np.logaddexp(B1, np.log(s) + logI)
 
 
-class _Data:
+class _Data(CountData):
     def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
-        keep = w > 0
-        (self.x, self.tx, self.T), self.w, _ = compress(x[keep], tx[keep], T[keep], weights=w[keep])
-        self.W = float(self.w.sum())
-        self.ux, self.ix = np.unique(self.x, return_inverse=True)
-        self.wx = np.bincount(self.ix, weights=self.w)
+        super().__init__(x, tx, T, w)
         self.lT_cache = None
 
 
