@@ -23,7 +23,7 @@ def test_same_seed_gives_identical_world():
 
 
 def test_world_validates_against_the_contract(b2b_world):
-    validate_tables(b2b_world.tables)
+    assert validate_tables(b2b_world.tables) is None  # raises DataContractError listing any problem
 
 
 def test_keys_unique_and_foreign_keys_valid(b2b_world):
