@@ -32,8 +32,10 @@ def test_registered_champion_scores_identically(tracked, fitted_clv, b2c_world):
     mlflow.set_tracking_uri(uri)
     assert info.registry_uri == "models:/crmml-clv@champion" and info.version == "1"
     model, as_of = fitted_clv
-    loaded = crmml.load_scorer("models:/crmml-clv@champion")
-    pd.testing.assert_frame_equal(loaded.score(b2c_world.tables, as_of), model.score(b2c_world.tables, as_of))
+    expected = model.score(b2c_world.tables, as_of)
+    for uri in ("models:/crmml-clv@champion", "models:/crmml-clv/1", f"runs:/{info.run_id}/model"):
+        loaded = crmml.load_scorer(uri, kind="clv")
+        pd.testing.assert_frame_equal(loaded.score(b2c_world.tables, as_of), expected)
 
 
 def test_pyfunc_predict_takes_the_feature_frame(tracked, fitted_clv, b2c_world):
