@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from crmml.exceptions import ParameterError
 
-__all__ = ["Interval", "Options", "Instance", "validate_params", "check_param"]
+__all__ = ["Interval", "Options", "validate_params", "check_param"]
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,7 @@ class Options:
         return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
 
 
-@dataclass(frozen=True)
-class Instance:
-    """An isinstance constraint (``None`` allowed when ``type(None)`` is listed)."""
-
-    types: tuple[type, ...]
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, self.types)
-
-    def __str__(self) -> str:
-        names = [("None" if t is type(None) else f"an instance of {t.__name__!r}") for t in self.types]
-        return " or ".join(names)
-
-
-Constraint = Interval | Options | Instance | None
+Constraint = Interval | Options | None
 
 
 def check_param(owner: str, name: str, value: Any, constraints: Iterable[Constraint]) -> None:

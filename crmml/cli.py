@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -153,8 +154,6 @@ def _train_clv(a: argparse.Namespace, tables: Any | None = None) -> tuple[Any, A
     if not a.no_mlflow:
         from crmml.plotting.clv import save_clv_plots
         from crmml.tracking import log_scorer, resolve_tracking_uri
-
-        import tempfile
 
         with tempfile.TemporaryDirectory() as tmp, _step(f"logging to MLflow ({resolve_tracking_uri(a.tracking_uri)})"):
             plots = save_clv_plots(model, evaluation, Path(a.plots_dir) if a.plots_dir else Path(tmp))

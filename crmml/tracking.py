@@ -29,6 +29,7 @@ import pandas as pd
 from crmml._artifact import to_jsonable
 from crmml._version import __version__
 from crmml.data import TABLES, CRMTables
+from crmml.features import as_of_view, to_timestamp
 from crmml.scoring._card import render_model_card
 
 __all__ = [
@@ -77,24 +78,27 @@ def _hash_frame(df: pd.DataFrame) -> str:
 
 
 def data_fingerprint(tables: CRMTables, as_of: Any = None) -> dict[str, Any]:
-    """Describe the training data without personal data.
+    """Describe the data a model saw, without personal data.
 
     Parameters
     ----------
     tables : CRMTables
     as_of : timestamp-like, optional
-        The cutoff the model was trained at (recorded as given).
+        The training cutoff: the fingerprint then describes the point-in-time
+        view (rows strictly before ``as_of``), which is what the model saw.
 
     Returns
     -------
     dict
-        Per table: rows, columns, the range of its event time column and a
-        sha256 content hash; plus ``as_of``.
+        Per table: rows seen, rows supplied, columns, the range of its event
+        time column and a sha256 content hash of the rows seen; plus ``as_of``.
     """
-    out: dict[str, Any] = {"as_of": None if as_of is None else str(pd.Timestamp(as_of)), "tables": {}}
-    for name, df in tables.items():
+    seen = tables if as_of is None else as_of_view(tables, as_of)
+    out: dict[str, Any] = {"as_of": None if as_of is None else str(to_timestamp(as_of)), "tables": {}}
+    for name, df in seen.items():
         tcol = TABLES[name].time_column
-        entry: dict[str, Any] = {"rows": int(len(df)), "columns": [str(c) for c in df.columns]}
+        entry: dict[str, Any] = {"rows": int(len(df)), "rows_supplied": int(len(tables[name])),
+                                 "columns": [str(c) for c in df.columns]}
         if tcol in df and len(df):
             entry["time_min"] = str(df[tcol].min())
             entry["time_max"] = str(df[tcol].max())

@@ -63,7 +63,12 @@ def test_run_logs_fingerprint_card_and_no_personal_data(tracked, b2c_world):
     assert run.data.metrics["holdout_purchases_ratio"] == pytest.approx(1.01)
     local = client.download_artifacts(info.run_id, "", str(root / "dl"))
     fp = json.load(open(f"{local}/data/fingerprint.json"))
-    assert fp["tables"]["transactions"]["rows"] == len(b2c_world.tables.transactions)
+    tx = b2c_world.tables.transactions
+    as_of = pd.Timestamp(fp["as_of"])
+    # the fingerprint describes what the model saw: rows strictly before as_of
+    assert fp["tables"]["transactions"]["rows"] == int((tx["ts"] < as_of).sum())
+    assert fp["tables"]["transactions"]["rows_supplied"] == len(tx)
+    assert pd.Timestamp(fp["tables"]["transactions"]["time_max"]) < as_of
     card = open(f"{local}/model_card.md").read()
     assert "## Intended use" in card and "## Limits" in card and "bgnbd.r" in card
     # No customer id appears anywhere in what was logged (only counts, ranges and hashes).
@@ -74,6 +79,15 @@ def test_run_logs_fingerprint_card_and_no_personal_data(tracked, b2c_world):
         if f.is_file() and f.suffix in {".json", ".md", ".txt", ".yaml", ""}:
             text = f.read_text(errors="ignore")
             assert not any(i in text for i in ids), f
+
+
+def test_fingerprint_ignores_rows_after_as_of(b2c_world):
+    tx = b2c_world.tables.transactions
+    future = tx.head(3).assign(transaction_id=["f1", "f2", "f3"], ts=pd.Timestamp("2030-01-01"))
+    later = b2c_world.tables.replace(transactions=pd.concat([tx, future], ignore_index=True))
+    a, b = data_fingerprint(b2c_world.tables, "2025-01-01"), data_fingerprint(later, "2025-01-01")
+    assert a["tables"]["transactions"]["sha256"] == b["tables"]["transactions"]["sha256"]
+    assert b["tables"]["transactions"]["rows_supplied"] == a["tables"]["transactions"]["rows_supplied"] + 3
 
 
 def test_fingerprint_changes_with_content(b2c_world):

@@ -64,9 +64,6 @@ class ExclusionReport:
             ex = frame.loc[mask, key].head(3) if key and key in frame else frame.index[mask][:3]
             self.add(table, rule, n, ex)
 
-    def extend(self, other: ExclusionReport) -> None:
-        self.items.extend(other.items)
-
     def total(self) -> int:
         return sum(e.n_rows for e in self.items)
 

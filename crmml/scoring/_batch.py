@@ -1,15 +1,14 @@
-"""Batch scoring: all entities, written atomically to Parquet."""
+"""Batch output: scores written atomically to Parquet."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-__all__ = ["write_parquet_atomic", "score_to_parquet"]
+__all__ = ["write_parquet_atomic"]
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -29,10 +28,3 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> P
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-
-
-def score_to_parquet(scorer: Any, tables: Any, as_of: Any, out: str | os.PathLike[str]) -> pd.DataFrame:
-    """Score every entity and write the result atomically; returns the scores."""
-    scores = scorer.score(tables, as_of)
-    write_parquet_atomic(scores, out)
-    return scores

@@ -16,6 +16,12 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _table(header: tuple[str, ...], align: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
+    """A markdown table (header, alignment row, one line per row) followed by a blank line."""
+    return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|",
+            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows), ""]
+
+
 def render_model_card(
     scorer: Any,
     *,
@@ -45,30 +51,27 @@ def render_model_card(
     lines += [facts.get("summary", ""), ""]
     lines += ["## Intended use", "", facts.get("intended_use", ""), ""]
     lines += ["## Training data", "", f"Trained as of **{fingerprint.get('as_of')}** "
-              "(only rows strictly before this time were used).", "",
-              "| table | rows | first event | last event |", "|---|---:|---|---|"]
-    for name, t in fingerprint.get("tables", {}).items():
-        lines.append(f"| {name} | {t['rows']:,} | {t.get('time_min', '')} | {t.get('time_max', '')} |")
-    lines.append("")
+              "(only rows strictly before this time were used).", ""]
+    lines += _table(("table", "rows used", "rows supplied", "first event", "last event"),
+                    ("---", "---:", "---:", "---", "---"),
+                    [(n, f"{t['rows']:,}", f"{t.get('rows_supplied', t['rows']):,}", t.get("time_min", ""),
+                      t.get("time_max", ""))
+                     for n, t in fingerprint.get("tables", {}).items()])
     if exclusions:
-        lines += ["Rows excluded by the pipeline (counted, never silently dropped):", "",
-                  "| table | rule | rows |", "|---|---|---:|"]
-        lines += [f"| {e['table']} | {e['rule']} | {e['n_rows']:,} |" for e in exclusions]
-        lines.append("")
-    params = facts.get("parameters") or {}
-    if params:
-        lines += ["## Fitted parameters", "", "| parameter | value |", "|---|---:|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in params.items()]
-        lines.append("")
-    if metrics:
-        lines += ["## Evaluation", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]
-        lines.append("")
-    outputs = facts.get("outputs") or {}
-    if outputs:
-        lines += ["## Outputs", "", "| column | meaning |", "|---|---|"]
-        lines += [f"| `{k}` | {v} |" for k, v in outputs.items()]
-        lines.append("")
+        lines += ["Rows excluded by the pipeline (counted, never silently dropped):", ""]
+        lines += _table(("table", "rule", "rows"), ("---", "---", "---:"),
+                        [(e["table"], e["rule"], f"{e['n_rows']:,}") for e in exclusions])
+    sections = (
+        ("Fitted parameters", ("parameter", "value"), ("---", "---:"),
+         [(k, _fmt(v)) for k, v in (facts.get("parameters") or {}).items()]),
+        ("Evaluation", ("metric", "value"), ("---", "---:"),
+         [(k, _fmt(v)) for k, v in sorted((metrics or {}).items())]),
+        ("Outputs", ("column", "meaning"), ("---", "---"),
+         [(f"`{k}`", v) for k, v in (facts.get("outputs") or {}).items()]),
+    )
+    for title, header, align, rows in sections:
+        if rows:
+            lines += [f"## {title}", ""] + _table(header, align, rows)
     limits = facts.get("limits") or []
     if limits:
         lines += ["## Limits", ""] + [f"- {x}" for x in limits] + [""]

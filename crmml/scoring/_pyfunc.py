@@ -30,9 +30,6 @@ class CrmmlPyfuncModel:
         out = self.scorer.predict_features(pd.DataFrame(model_input))
         return out.reset_index()
 
-    def unwrap_python_model(self) -> Any:  # mirrors PythonModel access in MLflow
-        return self.scorer
-
 
 def _load_pyfunc(data_path: str) -> CrmmlPyfuncModel:
     return CrmmlPyfuncModel(load_local_scorer(data_path))
