@@ -25,6 +25,8 @@ __all__ = [
     "ArtifactError",
     "IncompatibleArtifactError",
     "TamperedArtifactError",
+    "OutputError",
+    "TrackingError",
 ]
 
 _MAX_EXAMPLES = 5
@@ -147,3 +149,15 @@ class IncompatibleArtifactError(ArtifactError):
 
 class TamperedArtifactError(ArtifactError):
     """The artifact's content does not match its recorded checksum."""
+
+
+class OutputError(CrmmlError, OSError):
+    """crmml cannot write where it was asked to (a folder given for a file, a
+    path that is not writable, a folder that holds other files); the message
+    names the path and how to fix it."""
+
+
+class TrackingError(CrmmlError, RuntimeError):
+    """The MLflow tracking store or model registry is unusable (unknown URI
+    scheme, server unreachable, request refused); the message names the URI
+    and says what was tried."""
