@@ -17,16 +17,23 @@ logger = logging.getLogger("crmml")
 
 @dataclass(frozen=True)
 class Exclusion:
-    """Rows of one table excluded by one rule."""
+    """Rows of one table (or entities of one population) excluded by one rule.
+
+    ``unit`` is ``"rows"`` for rows of ``table`` and ``"entities"`` for
+    entities (customers, leads, opportunities) left out of a model's
+    population; ``n_rows`` counts them either way.
+    """
 
     table: str
     rule: str
     n_rows: int
     examples: tuple[str, ...] = ()
+    unit: str = "rows"
 
     def __str__(self) -> str:
         ex = f" (e.g. {', '.join(self.examples)})" if self.examples else ""
-        return f"{self.table}: {self.n_rows:,} row(s) excluded — {self.rule}{ex}"
+        what = "row(s)" if self.unit == "rows" else self.unit
+        return f"{self.table}: {self.n_rows:,} {what} excluded — {self.rule}{ex}"
 
 
 @dataclass
@@ -48,35 +55,50 @@ class ExclusionReport:
 
     items: list[Exclusion] = field(default_factory=list)
 
-    def add(self, table: str, rule: str, n_rows: int, examples: Iterable[object] = ()) -> None:
-        """Record ``n_rows`` rows of ``table`` excluded by ``rule`` (no-op for 0)."""
+    def add(self, table: str, rule: str, n_rows: int, examples: Iterable[object] = (), *,
+            unit: str = "rows", warn: bool = False) -> None:
+        """Record ``n_rows`` rows of ``table`` excluded by ``rule`` (no-op for 0).
+
+        ``unit="entities"`` records entities left out of a model's population
+        (``table`` is then the entity's table, e.g. ``"customers"``);
+        ``warn=True`` logs at WARNING instead of INFO (suspicious data, such as
+        rows dated in the future).
+        """
         n = int(n_rows)
         if n <= 0:
             return
-        ex = Exclusion(table, rule, n, examples_of(examples, 3))
+        ex = Exclusion(table, rule, n, examples_of(examples, 3), unit)
         self.items.append(ex)
-        logger.info("%s", ex)
+        logger.log(logging.WARNING if warn else logging.INFO, "%s", ex)
 
-    def add_mask(self, table: str, rule: str, frame: pd.DataFrame, mask: pd.Series, key: str | None) -> None:
+    def add_entities(self, table: str, rule: str, ids: Iterable[object] | pd.Index, *, warn: bool = False) -> None:
+        """Record the entities ``ids`` of ``table`` left out of the population by ``rule``."""
+        ids = ids if isinstance(ids, pd.Index) else pd.Index(list(ids))
+        self.add(table, rule, len(ids), ids[:3], unit="entities", warn=warn)
+
+    def add_mask(self, table: str, rule: str, frame: pd.DataFrame, mask: pd.Series, key: str | None,
+                 *, warn: bool = False) -> None:
         """Record the rows of ``frame`` selected by boolean ``mask``."""
         n = int(mask.sum())
         if n:
             ex = frame.loc[mask, key].head(3) if key and key in frame else frame.index[mask][:3]
-            self.add(table, rule, n, ex)
+            self.add(table, rule, n, ex, warn=warn)
 
     def total(self) -> int:
+        """How many rows and entities were excluded, all rules together."""
         return sum(e.n_rows for e in self.items)
 
+    def entities(self) -> int:
+        """How many entities were left out of the population."""
+        return sum(e.n_rows for e in self.items if e.unit == "entities")
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per exclusion: table, rule, n_rows."""
-        return pd.DataFrame(
-            [{"table": e.table, "rule": e.rule, "n_rows": e.n_rows} for e in self.items],
-            columns=["table", "rule", "n_rows"],
-        )
+        """One row per exclusion: table, rule, n_rows, unit."""
+        return pd.DataFrame(self.to_dict(), columns=["table", "rule", "n_rows", "unit"])
 
     def to_dict(self) -> list[dict[str, object]]:
         """JSON-ready counts (no example ids: safe to log as an artifact)."""
-        return [{"table": e.table, "rule": e.rule, "n_rows": e.n_rows} for e in self.items]
+        return [{"table": e.table, "rule": e.rule, "n_rows": e.n_rows, "unit": e.unit} for e in self.items]
 
     def __str__(self) -> str:
         if not self.items:

@@ -5,6 +5,7 @@ the RFM (BG/NBD) summary, customer / lead / opportunity features and
 hash-partitioned, out-of-core builds. See ``docs/features.md``.
 """
 
+from crmml.features._asof import default_as_of
 from crmml.features._customer import DEFAULT_ROLES, customer_features
 from crmml.features._lead import lead_features
 from crmml.features._opportunity import opportunity_features
@@ -33,12 +34,14 @@ from crmml.features._pit import (
     window_bounds,
 )
 from crmml.features._rfm import RFM_FREQS, rfm_arrays, rfm_summary
+from crmml.features._subscriptions import TERM_DAYS, subscription_features
 from crmml.features._windows import check_windows
 
 __all__ = [
     "DEFAULT_ROLES",
     "PARTITION_KEYS",
     "RFM_FREQS",
+    "TERM_DAYS",
     "as_of_view",
     "build_features_from_parquet",
     "build_partitioned",
@@ -47,6 +50,7 @@ __all__ = [
     "concat_partitions",
     "contractual_churn_labels",
     "count_in_windows",
+    "default_as_of",
     "customer_features",
     "in_window",
     "label_window",
@@ -61,6 +65,7 @@ __all__ = [
     "rfm_summary",
     "rfm_arrays",
     "stack_cutoffs",
+    "subscription_features",
     "sum_in_windows",
     "to_timestamp",
     "window_bounds",

@@ -22,12 +22,12 @@ from crmml.features._agg import (
     typed_event_counts,
 )
 from crmml.features._pit import as_of_view, to_timestamp
+from crmml.features._subscriptions import TERM_DAYS, subscription_features
 from crmml.features._windows import check_windows
 
 __all__ = ["customer_features", "DEFAULT_ROLES"]
 
 DEFAULT_ROLES: tuple[str, ...] = ("purchasing", "technical", "management", "user")
-_DAYS_PER_MONTH = 30.4375
 
 
 def customer_features(
@@ -37,7 +37,7 @@ def customer_features(
     windows: Sequence[int] = (30, 90, 365),
     interaction_types: Sequence[str] = KNOWN_INTERACTION_TYPES,
     roles: Sequence[str] = DEFAULT_ROLES,
-    term_days: int = 365,
+    term_days: int = TERM_DAYS,
 ) -> pd.DataFrame:
     """Point-in-time features of every customer who signed up before ``as_of``.
 
@@ -100,7 +100,7 @@ def customer_features(
     if view.invoices is not None:
         cols.update(_invoice_features(view.invoices, index, now))
     if view.subscriptions is not None:
-        cols.update(_subscription_features(view.subscriptions, index, now, term_days))
+        cols.update(subscription_features(view.subscriptions, index, now, term_days))
     if view.contacts is not None:
         cols.update(_contact_features(view.contacts, index, roles))
 
@@ -168,28 +168,6 @@ def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[st
     cols["invoices_unpaid_overdue"] = count_by(codes, n, overdue)
     cols["invoices_overdue_amount"] = sum_by(codes, amount, n, overdue)
     cols["invoice_days_overdue_max"] = np.nan_to_num(max_by(codes, now - due, n, overdue), nan=0.0)
-    return cols
-
-
-def _subscription_features(sub: pd.DataFrame, index: pd.Index, now: float, term_days: int) -> dict[str, np.ndarray]:
-    n = len(index)
-    codes = codes_of(index, sub["customer_id"])
-    start = days(sub["start_at"])
-    end = days(sub["end_at"])  # NaT: open-ended, or ending at/after as_of (unknown yet)
-    active = np.isnan(end)
-    value = sub["monthly_value"].to_numpy(dtype=np.float64, na_value=np.nan)
-    cols: dict[str, np.ndarray] = {
-        "subscriptions_active": count_by(codes, n, active),
-        "subscriptions_ended": count_by(codes, n, ~active),
-        "mrr": sum_by(codes, value, n, active),
-    }
-    latest_start = max_by(codes, start, n, active)
-    elapsed = now - latest_start
-    cols["days_in_current_term"] = np.mod(elapsed, term_days)
-    cols["days_to_term_end"] = term_days - cols["days_in_current_term"]
-    covered = np.where(active, now, end) - start
-    cols["months_under_contract"] = sum_by(codes, covered / _DAYS_PER_MONTH, n)
-    cols["days_since_first_subscription"] = now - min_by(codes, start, n)
     return cols
 
 

@@ -152,12 +152,12 @@ def _builder_call(builder: Callable[..., pd.DataFrame], part: CRMTables, as_of: 
 
 
 def _merge_exclusions(parts: list[pd.DataFrame]) -> list[dict[str, object]]:
-    merged: dict[tuple[str, str], int] = {}
+    merged: dict[tuple[str, str, str], int] = {}
     for p in parts:
         for e in p.attrs.get("exclusions", []) or []:
-            k = (str(e["table"]), str(e["rule"]))
+            k = (str(e["table"]), str(e["rule"]), str(e.get("unit", "rows")))
             merged[k] = merged.get(k, 0) + int(e["n_rows"])  # type: ignore[call-overload]
-    return [{"table": t, "rule": r, "n_rows": v} for (t, r), v in merged.items()]
+    return [{"table": t, "rule": r, "n_rows": v, "unit": u} for (t, r, u), v in merged.items()]
 
 
 def concat_partitions(parts: list[pd.DataFrame]) -> pd.DataFrame:

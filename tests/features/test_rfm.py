@@ -131,7 +131,7 @@ def test_refunds_and_pre_signup_rows_are_excluded_and_counted(world):
 def test_unknown_customers_are_excluded_and_counted(world):
     s = rfm_summary(world.transactions, "2024-03-01", customers=world.customers.iloc[:2])
     assert list(s.index) == ["c1", "c2"]
-    assert {"table": "transactions", "rule": "customer_id not in customers", "n_rows": 2} in s.attrs["exclusions"]
+    assert {"table": "transactions", "rule": "customer_id not in customers", "n_rows": 2, "unit": "rows"} in s.attrs["exclusions"]
 
 
 def test_as_of_none_is_after_last_row():
