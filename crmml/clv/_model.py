@@ -33,20 +33,23 @@ from crmml.clv._pareto_nbd import ParetoNBDModel
 from crmml.clv._sbg import ShiftedBetaGeometricModel
 from crmml.clv._segments import SEGMENTS, segment_codes, segment_reasons
 from crmml.clv._summary_input import check_summary_arrays
-from crmml.data import CRMTables, ExclusionReport
+from crmml.data import TABLES, CRMTables, ExclusionReport
 from crmml.exceptions import (
+    ConvergenceError,
     DataContractError,
     IncompatibleArtifactError,
     NotFittedError,
+    ParameterError,
     Problem,
     examples_of,
 )
-from crmml.features import as_of_view, rfm_arrays, to_timestamp
+from crmml.features import TERM_DAYS, as_of_view, default_as_of, rfm_arrays, subscription_features, to_timestamp
 
 
 __all__ = ["CLVModel", "as_tables"]
 
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
+_PERIOD_WORDS = {"D": "days", "W": "weeks"}
 _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
 _SEGMENT_ARRAY = np.array(SEGMENTS, dtype=object)
@@ -198,16 +201,40 @@ class CLVModel:
         return {k: getattr(self, k) for k in self._parameter_constraints}
 
     def set_params(self, **params: Any) -> CLVModel:
+        """Set hyperparameters; changing any of them unfits a fitted model.
+
+        The learned state (``transaction_model_``, ``margin_`` ...) depends on
+        the hyperparameters, so a fitted model whose parameters change is
+        reset to unfitted: call ``fit`` again before scoring.
+        """
+        unknown = [k for k in params if k not in self._parameter_constraints]
+        if unknown:
+            raise ParameterError(
+                f"Invalid parameter(s) {', '.join(map(repr, unknown))} for CLVModel; "
+                f"valid parameters are: {', '.join(sorted(self._parameter_constraints))}."
+            )
+        changed = [k for k, v in params.items() if not _same(getattr(self, k), v)]
         for k, v in params.items():
-            if k not in self._parameter_constraints:
-                raise ValueError(f"Invalid parameter {k!r} for CLVModel; valid: {sorted(self._parameter_constraints)}.")
             setattr(self, k, v)
+        if changed:
+            self._unfit()
         return self
+
+    def _unfit(self) -> None:
+        """Drop every learned attribute (``name_``)."""
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)
 
     def __repr__(self) -> str:
         defaults = CLVModel().get_params()
         changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
         return "CLVModel(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    def _require_tables(self, t: CRMTables, method: str) -> None:
+        if self.business == "contractual":
+            t.require("subscriptions", model=f"CLVModel.{method} (business='contractual')")
+        else:
+            t.require("transactions", model=f"CLVModel.{method} (business='noncontractual')")
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "transaction_model_"):
@@ -237,12 +264,14 @@ class CLVModel:
         The one implementation behind :meth:`build_features` (which wraps it in
         a frame) and :meth:`score` (which feeds the arrays straight to the model).
         """
+        self._require_tables(t, "score")
         if self.business == "contractual":
             return self._contractual_features(t, ts, report)
-        t.require("transactions", model="CLVModel (non-contractual)")
+        _check_finite(t.transactions, ("amount", "cost"))
         index, cols = rfm_arrays(t.transactions, ts, freq=self.freq, freq_multiplier=1, customers=t.customers,
                                  monetary=True, report=report)
         cols["margin_rate"] = self._customer_margin(t, ts, index)
+        _report_unscored_buyers(t, ts, index, report)
         return index, cols
 
     def _customer_margin(self, t: CRMTables, ts: pd.Timestamp, index: pd.Index) -> np.ndarray:
@@ -264,28 +293,25 @@ class CLVModel:
 
     def _contractual_features(self, t: CRMTables, ts: pd.Timestamp,
                               report: ExclusionReport) -> tuple[pd.Index, dict[str, np.ndarray]]:
-        t.require("subscriptions", model="CLVModel (contractual)")
+        _check_finite(t.subscriptions, ("monthly_value",))
         view = as_of_view(t.replace(**{n: None for n in t.present() if n not in ("subscriptions", "customers")}), ts)
         subs = view.subscriptions
-        g = subs.groupby("customer_id", sort=True, observed=True)
-        first = g["start_at"].min()
-        running = subs["end_at"].isna()
-        run = subs[running].groupby("customer_id", sort=True, observed=True)
-        current_start = run["start_at"].max()
-        mrr = run["monthly_value"].sum()
-        churned = first.index.difference(current_start.index)
-        report.add("subscriptions", "account has no running subscription at as_of (already churned; not scored)",
-                   len(churned), churned[:3])
-        ids = current_start.index
-        tenure_days = (ts - first.reindex(ids)).dt.total_seconds().to_numpy() / 86400.0
-        into = (ts - current_start).dt.total_seconds().to_numpy() / 86400.0
+        accounts = pd.Index(np.sort(subs["customer_id"].dropna().unique()), name="customer_id")
+        state = subscription_features(subs, accounts, ts.value / 86_400e9, TERM_DAYS)
+        running = state["subscriptions_active"] > 0
+        report.add_entities("customers", "no running subscription at as_of (the contract ended: already churned; "
+                            "not scored)", accounts[~running])
+        if view.customers is not None:
+            report.add_entities("customers", "no subscription before as_of (not a contract customer yet; not scored)",
+                                pd.Index(view.customers["customer_id"]).difference(accounts))
+        ids = accounts[running]
         margin = np.full(len(ids), np.nan)
         if self.margin is not None:
             margin[:] = self.margin
         return pd.Index(ids.astype(str), name="customer_id"), {
-            "tenure_periods": np.floor(tenure_days / _YEAR_DAYS),
-            "days_into_term": into,
-            "monthly_value": mrr.to_numpy(dtype="float64"),
+            "tenure_periods": np.floor(state["days_since_first_subscription"][running] / _YEAR_DAYS),
+            "days_into_term": state["days_in_current_term"][running],
+            "monthly_value": state["mrr"][running],
             "margin_rate": margin,
         }
 
@@ -325,11 +351,14 @@ class CLVModel:
             ``self``.
         """
         validate_params(self)
+        self._unfit()
         t = as_tables(tables)
-        if as_of is None:
-            as_of = self._default_as_of(t)
-        ts = to_timestamp(as_of)
+        self._require_tables(t, "fit")
         report = ExclusionReport()
+        if as_of is None:
+            as_of = default_as_of(t, sources=("subscriptions",) if self.business == "contractual"
+                                  else ("transactions",), report=report)
+        ts = to_timestamp(as_of)
         if self.business == "contractual":
             self._fit_contractual(t, ts, report)
         else:
@@ -338,18 +367,31 @@ class CLVModel:
         self.exclusions_ = report.to_dict()
         train_scores = self.predict_features(self._train_features)
         clv = train_scores["clv"].to_numpy()
+        if not np.isfinite(clv).all():
+            fitted = {k: f"{v:.4g}" for k, v in self.parameters().items() if k != "champion_threshold"}
+            self._unfit()
+            raise ConvergenceError(
+                f"CLVModel.fit found degenerate parameters {fitted}: the CLV of "
+                f"{int((~np.isfinite(clv)).sum()):,} of {len(clv):,} training customers is not a finite number, "
+                "so the model was not kept. This happens with little data or almost no heterogeneity between "
+                "customers; set a small penalizer (e.g. penalizer=0.001) or use more history."
+            )
         self.champion_threshold_ = float(np.quantile(clv, self.champion_quantile)) if len(clv) else math.inf
         del self._train_features
+        self._check_learned()
         return self
 
-    def _default_as_of(self, t: CRMTables) -> pd.Timestamp:
-        if self.business == "contractual":
-            t.require("subscriptions", model="CLVModel.fit")
-            last = t.subscriptions["start_at"].max()
-        else:
-            t.require("transactions", model="CLVModel.fit")
-            last = t.transactions["ts"].max()
-        return (pd.Timestamp(last) + pd.Timedelta(days=1)).normalize()
+    def _check_learned(self) -> None:
+        """Every learned number is finite (``champion_threshold_`` may be +inf: nobody to rank)."""
+        values = {k: v for k, v in self.parameters().items() if k != "champion_threshold"}
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if bad or math.isnan(self.champion_threshold_):
+            self._unfit()
+            raise ConvergenceError(
+                f"CLVModel.fit produced non-finite learned values {bad or {'champion_threshold': 'nan'}}; "
+                "the model was not kept. Check the transactions for extreme amounts or costs, or set "
+                "penalizer > 0 or a fixed margin."
+            )
 
     def _fit_noncontractual(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> None:
         feats = self.build_features(t, ts, report=report)
@@ -360,12 +402,22 @@ class CLVModel:
                 context="CLVModel.fit",
             )
         summary = feats.set_index("customer_id")
-        tm = _TRANSACTION_MODELS[self.transaction_model](penalizer=self.penalizer)
-        tm.fit(summary[["frequency", "recency", "T"]])
         repeat = summary["frequency"] > 0
         bad_value = repeat & ~(summary["monetary_value"] > 0)
-        report.add("summary", "repeat buyer with non-positive mean repeat spend (left out of the Gamma-Gamma fit)",
-                   int(bad_value.sum()), summary.index[bad_value][:3])
+        report.add("customers", "repeat buyer whose repeat purchases are all of amount 0: left out of the "
+                   "spend-model fit only (still scored, with the population's mean spend)",
+                   int(bad_value.sum()), summary.index[bad_value][:3], unit="fit-only")
+        if not bool((repeat & ~bad_value).any()):
+            raise DataContractError(
+                [Problem("transactions", None,
+                         f"at least one customer with purchases in two different {_PERIOD_WORDS[self.freq]} "
+                         f"before as_of={ts.date()} (got {len(summary):,} customer(s), none of whom bought again "
+                         "with a positive amount); the purchase and spend models learn from repeat purchases",
+                         hint="use a later as_of or a longer transaction history, or freq='D' if you use 'W'")],
+                context="CLVModel.fit",
+            )
+        tm = _TRANSACTION_MODELS[self.transaction_model](penalizer=self.penalizer)
+        tm.fit(summary[["frequency", "recency", "T"]])
         gg = GammaGammaModel(penalizer=self.penalizer)
         gg.fit(summary.loc[repeat & ~bad_value, ["frequency", "monetary_value"]])
         self.transaction_model_ = tm
@@ -507,7 +559,8 @@ class CLVModel:
         # surviving k more renewals: P = S(n + k) / S(n).
         s_n = np.asarray(sbg.survival(n), dtype="float64")
         surv = np.column_stack([np.asarray(sbg.survival(n + k), dtype="float64") / s_n for k in range(years)])
-        remaining_in_term = np.clip(1.0 - frame["days_into_term"] / _YEAR_DAYS, 0.0, 1.0)
+        # the running term (terms restart every TERM_DAYS from start_at: see crmml.features.subscription_features)
+        remaining_in_term = np.clip(1.0 - frame["days_into_term"] / TERM_DAYS, 0.0, 1.0)
         weight = np.ones((len(n), years))
         weight[:, 0] = remaining_in_term
         revenue = 12.0 * mrr[:, None] * weight * surv
@@ -679,3 +732,67 @@ class CLVModel:
         return cls.from_artifact(manifest, files)
 
 
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Parameter equality that treats NaN as equal to NaN and never raises."""
+    try:
+        return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_finite(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> None:
+    """Refuse ±inf in money columns of tables that bypassed :func:`~crmml.data.load_tables`."""
+    if frame is None:
+        return
+    table = next((n for n in ("transactions", "subscriptions") if set(columns) <= set(TABLES[n].column_names)), "?")
+    problems = []
+    for c in columns:
+        if c not in frame.columns:
+            continue
+        v = frame[c].to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.isinf(v)
+        if bad.any():
+            key = TABLES[table].key if table in TABLES else None
+            ex = frame.loc[bad, key] if key in frame.columns else frame.index[bad]
+            problems.append(Problem(table, c, "must be a finite number (got ±inf)", int(bad.sum()), examples_of(ex),
+                                    hint="fix the export; load tables with crmml.load_tables, which refuses them"))
+    if problems:
+        raise DataContractError(problems, context="CLVModel")
+
+
+def _report_unscored_buyers(t: CRMTables, ts: pd.Timestamp, scored: pd.Index, report: ExclusionReport) -> None:
+    """Report every customer of the population who gets no CLV row, with the reason.
+
+    The population is the ``customers`` table's customers who signed up
+    before ``as_of`` (when the table is supplied), else every customer with a
+    transaction before ``as_of``. A row needs at least one purchase
+    (``amount >= 0``) before ``as_of``.
+    """
+    tx = t.transactions
+    before = tx["ts"].to_numpy(dtype="datetime64[ns]") < np.datetime64(ts, "ns")
+    ids = tx["customer_id"].to_numpy(dtype=object)[before]
+    amount = tx["amount"].to_numpy(dtype="float64", na_value=np.nan)[before]
+    known = pd.notna(ids)
+    has_tx = pd.Index(pd.unique(ids[known]))
+    has_buy = pd.Index(pd.unique(ids[known & (amount >= 0)]))
+    if t.customers is not None:
+        cust = t.customers
+        signed = cust["signup_at"].to_numpy(dtype="datetime64[ns]") < np.datetime64(ts, "ns")
+        universe = pd.Index(cust["customer_id"].to_numpy(dtype=object)[signed])
+        report.add_entities("customers", "customer_id in transactions but not in the customers table "
+                            "(their transactions are excluded; not scored)",
+                            has_tx.difference(pd.Index(cust["customer_id"].to_numpy(dtype=object))))
+    else:
+        universe = has_tx
+    missing = universe.difference(pd.Index(scored.to_numpy(dtype=object)))
+    if not len(missing):
+        return
+    no_tx = missing.difference(has_tx)
+    refunds_only = missing.intersection(has_tx).difference(has_buy)
+    other = missing.difference(no_tx).difference(refunds_only)
+    report.add_entities("customers", "no purchase before as_of (nothing to project from; not scored)", no_tx)
+    report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
+                        refunds_only)
+    report.add_entities("customers", "purchases only before the customer's signup_at (excluded; not scored)", other)
