@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from crmml._payload import Payload
 from crmml.exceptions import ParameterError
 
-__all__ = ["Interval", "Options", "validate_params", "check_param"]
+__all__ = ["Interval", "Options", "validate_params", "check_param", "read_hyperparameters"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,31 @@ def validate_params(obj: Any, constraints: Mapping[str, Iterable[Constraint]] | 
     owner = type(obj).__name__
     for name, allowed in cons.items():
         check_param(owner, name, getattr(obj, name), allowed)
+
+
+def read_hyperparameters(config: Payload, owner: str, constraints: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """Constructor arguments stored in an artifact, checked against ``constraints``.
+
+    ``constraints`` is the class's ``_parameter_constraints``: exactly these
+    keys must be present, each a JSON scalar satisfying its constraints
+    (integer intervals return ``int``).
+
+    Raises
+    ------
+    IncompatibleArtifactError
+        A key is missing or unknown, or a value is out of its range (the
+        message names ``config.<key>`` and the allowed values).
+    """
+    config.keys_exactly(constraints)
+    out: dict[str, Any] = {}
+    for name, allowed in constraints.items():
+        value = config.require(name, ("number", "string", "boolean", "null"))
+        try:
+            check_param(owner, name, value, allowed)
+        except ParameterError:
+            words = [("None" if c is None else str(c)) for c in allowed]
+            raise config.error(name, " or ".join(words), value) from None
+        if any(isinstance(c, Interval) and c.integer for c in allowed) and isinstance(value, float):
+            value = int(value)
+        out[name] = value
+    return out

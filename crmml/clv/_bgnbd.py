@@ -147,14 +147,24 @@ class BetaGeoModel(MLEModel):
         -------
         BetaGeoModel
             ``self``, fitted.
+
+        Raises
+        ------
+        DataContractError
+            The summary breaks a rule (named column, rows, examples), or no
+            customer has a repeat purchase (``frequency > 0``).
+        ConvergenceError
+            The optimiser did not converge, or ended with a non-finite
+            parameter or log-likelihood (e.g. an extreme time unit).
         """
         d, scale, n, starts = self._count_data(summary, sample_weight, _Data)
         z, fg = self._minimize_counts(_fun_grad, d, _Data, starts)
         H = log_param_hessian(fg, z) * d.W
-        theta = np.exp(z)
-        cov = self._cov_from_log_hessian(H, np.array([theta[0], theta[1] / scale, theta[2], theta[3]]))
-        theta[1] /= scale
-        ll = float(d.w @ bgnbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
+        with np.errstate(all="ignore"):  # extreme time units overflow here; _set_fit refuses the result
+            theta = np.exp(z)
+            cov = self._cov_from_log_hessian(H, np.array([theta[0], theta[1] / scale, theta[2], theta[3]]))
+            theta[1] /= scale
+            ll = float(d.w @ bgnbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
         self._set_fit(theta, cov, ll, n)
         return self
 

@@ -46,6 +46,13 @@ def _fun_grad(z: np.ndarray, x: np.ndarray, m: np.ndarray, w: np.ndarray, pen: f
     return f, (-g / W + 2 * pen * theta) * theta
 
 
+def _too_few_repeat_buyers(n: int, context: str) -> DataContractError:
+    return DataContractError(
+        [Problem(SUMMARY_TABLE, "frequency", f"at least 2 customers with a repeat purchase (frequency > 0); got {n}",
+                 hint="the Gamma-Gamma spend model is fitted on repeat buyers only; use a longer purchase history")],
+        context)
+
+
 class GammaGammaModel(MLEModel):
     """Gamma-Gamma model of the mean transaction value of repeat buyers.
 
@@ -83,35 +90,52 @@ class GammaGammaModel(MLEModel):
 
     _param_names = ("p", "q", "v")
 
+    _fit_hint = ("check that enough customers made repeat purchases and that monetary_value is in a unit of "
+                 "moderate size (e.g. currency units rather than billions)")
+
     def fit(self, summary: pd.DataFrame, sample_weight: Any = None) -> GammaGammaModel:
-        """Fit on ``frequency`` and ``monetary_value`` of repeat buyers; returns ``self``."""
+        """Fit on ``frequency`` and ``monetary_value`` of repeat buyers; returns ``self``.
+
+        Raises
+        ------
+        DataContractError
+            The summary breaks a rule, or fewer than 2 customers (with weight
+            > 0) have a repeat purchase — an empty summary included.
+        ConvergenceError
+            The optimiser did not converge, or ended with a non-finite
+            parameter or log-likelihood (e.g. an extreme monetary unit).
+        """
         self._validate()
         ctx = f"{type(self).__name__}.fit"
+        if isinstance(summary, pd.DataFrame) and len(summary) == 0 and {"frequency", "monetary_value"} <= set(summary):
+            raise _too_few_repeat_buyers(0, ctx)
         sm = check_summary(summary, context=ctx, need_recency=False, need_monetary=True)
         w = check_sample_weight(sample_weight, len(sm.index), context=ctx, index=sm.index)
         report = ExclusionReport()
         rep = sm.frequency > 0
         report.add(SUMMARY_TABLE, "frequency == 0 (no repeat purchase: mean spend undefined)",
                    int((~rep).sum()), sm.index[~rep][:3])
-        if rep.sum() < 2:
-            raise DataContractError(
-                [Problem(SUMMARY_TABLE, "frequency", "at least 2 customers with frequency > 0",
-                         int(rep.sum()), hint="Gamma-Gamma is fitted on repeat buyers only")], ctx)
+        n_rep = int((rep & (w > 0)).sum())
+        if n_rep < 2:
+            raise _too_few_repeat_buyers(n_rep, ctx)
         x, m, ww = sm.frequency[rep], sm.monetary_value[rep], w[rep]  # type: ignore[index]
         keep = ww > 0
         x, m, ww = x[keep], m[keep], ww[keep]
         pen = float(self.penalizer)
-        scale = 1.0 / float(np.average(m, weights=ww))
+        with np.errstate(all="ignore"):
+            scale = 1.0 / float(np.average(m, weights=ww))
 
         def fg(z: np.ndarray) -> tuple[float, np.ndarray]:
             return _fun_grad(z, x, m * scale, ww, pen)
 
-        z = minimize_nll(fg, np.zeros(3), owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
+        z = minimize_nll(fg, np.zeros(3), owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter,
+                         hint=self._fit_hint)
         H = log_param_hessian(fg, z) * ww.sum()
-        theta = np.exp(z)
-        theta[2] /= scale
-        cov = self._cov_from_log_hessian(H, theta)
-        ll = float(ww @ gamma_gamma_log_likelihood(tuple(theta), x, m))
+        with np.errstate(all="ignore"):  # extreme monetary units overflow here; _set_fit refuses the result
+            theta = np.exp(z)
+            theta[2] /= scale
+            cov = self._cov_from_log_hessian(H, theta)
+            ll = float(ww @ gamma_gamma_log_likelihood(tuple(theta), x, m))
         self._set_fit(theta, cov, ll, ww.sum())
         self.exclusions_ = report
         return self

@@ -9,6 +9,11 @@
   the natural parameters follow by the delta method.
 * :class:`MLEModel` is the common base: fitted state, ``confidence_intervals_``
   and ``to_dict`` / ``from_dict``.
+
+Every fit ends with finite, positive parameters and a finite log-likelihood
+or raises :class:`~crmml.exceptions.ConvergenceError`; ``from_dict`` checks
+every stored value (:class:`crmml._payload.Payload`), so a model is never
+rebuilt from a hand-edited or damaged description.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from crmml._validation import Interval, validate_params
-from crmml.exceptions import ArtifactError, ConvergenceError, NotFittedError
+from crmml._payload import Payload
+from crmml._validation import Interval, read_hyperparameters, validate_params
+from crmml.exceptions import ConvergenceError, DataContractError, NotFittedError, ParameterError, Problem
 
 WARM_START_ROWS = 50_000
 
@@ -92,8 +98,16 @@ class CountData:
         self.wx = np.bincount(self.ix, weights=self.w)
 
 
-def minimize_nll(fun_grad: FunGrad, x0: np.ndarray, *, owner: str, tol: float, max_iter: int) -> np.ndarray:
+_DEFAULT_HINT = ("check that enough customers made repeat purchases and that recency and T share one "
+                 "time unit of moderate size (days or weeks)")
+
+
+def minimize_nll(fun_grad: FunGrad, x0: np.ndarray, *, owner: str, tol: float, max_iter: int,
+                 hint: str = _DEFAULT_HINT) -> np.ndarray:
     """Minimise a (scaled) negative log-likelihood over log-parameters.
+
+    ``hint`` completes the advice of the error message ("Try a small
+    'penalizer' (e.g. 0.001), a larger 'max_iter', or <hint>.").
 
     Raises
     ------
@@ -125,8 +139,7 @@ def minimize_nll(fun_grad: FunGrad, x0: np.ndarray, *, owner: str, tol: float, m
         raise ConvergenceError(
             f"The maximum-likelihood fit of {owner} did not converge ({res.message!s}; "
             f"log-parameters {np.round(res.x, 3).tolist()}). Try a small 'penalizer' "
-            f"(e.g. 0.001), a larger 'max_iter', or check that the summary has enough "
-            f"repeat buyers and a consistent time unit."
+            f"(e.g. 0.001), a larger 'max_iter', or {hint}."
         )
     return np.asarray(res.x)
 
@@ -154,6 +167,11 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _finite_or_none(v: float) -> float | None:
+    """A statistic that may legitimately be unknown (singular information matrix): ``None`` if not finite."""
+    return float(v) if np.isfinite(v) else None
+
+
 class MLEModel:
     """Base class: fitted parameters, their uncertainty and persistence.
 
@@ -162,6 +180,7 @@ class MLEModel:
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
+    _fit_hint: ClassVar[str] = _DEFAULT_HINT
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "penalizer": [Interval(0, None, closed="left")],
         "tol": [Interval(0, None, closed="neither")],
@@ -200,13 +219,18 @@ class MLEModel:
         default starting log-parameters ``(r, alpha, ·, ·)`` shared by BG/NBD and
         Pareto/NBD (alpha from the mean inter-purchase time).
         """
-        from crmml.clv._summary_input import check_sample_weight, check_summary
+        from crmml.clv._summary_input import SUMMARY_TABLE, check_sample_weight, check_summary
 
         self._validate()
         ctx = f"{type(self).__name__}.fit"
         s = check_summary(summary, context=ctx)
         w = check_sample_weight(sample_weight, len(s.index), context=ctx, index=s.index)
         assert s.recency is not None and s.T is not None
+        if not np.any((s.frequency > 0) & (w > 0)):
+            raise DataContractError(
+                [Problem(SUMMARY_TABLE, "frequency", "at least one customer with a repeat purchase (frequency > 0)",
+                         hint="purchase rates and drop-out cannot be estimated when nobody bought twice; "
+                              "use a longer purchase history")], ctx)
         scale = 1.0 / float(s.T.max())
         d = data_cls(s.frequency, s.recency * scale, s.T * scale, w)
         xbar = float(d.w @ d.x) / d.W
@@ -243,7 +267,8 @@ class MLEModel:
         err: Exception | None = None
         for z0 in starts:
             try:
-                return minimize_nll(fg, z0, owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
+                return minimize_nll(fg, z0, owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter,
+                                    hint=self._fit_hint)
             except ConvergenceError as e:
                 err = err or e
         assert err is not None
@@ -254,6 +279,21 @@ class MLEModel:
         return {k: getattr(self, k) for k in self._parameter_constraints}
 
     def _set_fit(self, params: np.ndarray, cov: np.ndarray | None, loglik: float, n: float) -> None:
+        """Store a fit; refuse non-finite or non-positive parameters and a non-finite log-likelihood.
+
+        Raises
+        ------
+        ConvergenceError
+            Before anything is stored, naming the offending values and what to try.
+        """
+        bad = {k: float(v) for k, v in zip(self._param_names, params, strict=True) if not (np.isfinite(v) and v > 0)}
+        if bad or not np.isfinite(loglik):
+            what = ", ".join(f"{k}={v!r}" for k, v in bad.items()) if bad else f"log-likelihood={float(loglik)!r}"
+            raise ConvergenceError(
+                f"The maximum-likelihood fit of {type(self).__name__} ended with {what}, which is not a usable "
+                f"model (parameters must be finite and > 0, the log-likelihood finite). Try a small 'penalizer' "
+                f"(e.g. 0.001), or {self._fit_hint}."
+            )
         self.params_ = {k: float(v) for k, v in zip(self._param_names, params, strict=True)}
         self.covariance_ = (
             pd.DataFrame(cov, index=list(self._param_names), columns=list(self._param_names))
@@ -291,48 +331,74 @@ class MLEModel:
         return pd.DataFrame({"coef": pd.Series(self.params_), "se": pd.Series(self.standard_errors_)}).join(ci)
 
     # ---------------------------------------------------------- persistence
+    _DICT_KEYS: ClassVar[tuple[str, ...]] = (
+        "model", "params", "standard_errors", "covariance", "config", "n_customers", "log_likelihood")
+
     def to_dict(self) -> dict[str, Any]:
-        """Fitted state as JSON-ready data (no pickle)."""
+        """Fitted state as JSON-ready data (no pickle).
+
+        ``params`` and ``log_likelihood`` are always finite. A standard error
+        or covariance entry that is unknown (singular information matrix) is
+        stored as ``None`` explicitly; ``covariance`` is ``None`` when not estimated.
+        """
         self._check_fitted("to_dict")
-        cov = None if self.covariance_ is None else self.covariance_.to_numpy().tolist()
+        cov = (None if self.covariance_ is None
+               else [[_finite_or_none(v) for v in row] for row in self.covariance_.to_numpy(dtype="float64")])
+        config = {k: _jsonable(v) for k, v in self.get_params().items()}
+        if isinstance(config.get("max_iter"), float) and float(config["max_iter"]).is_integer():
+            config["max_iter"] = int(config["max_iter"])
         return {
             "model": type(self).__name__,
-            "params": dict(self.params_),
-            "standard_errors": {k: (None if np.isnan(v) else v) for k, v in self.standard_errors_.items()},
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "standard_errors": {k: _finite_or_none(v) for k, v in self.standard_errors_.items()},
             "covariance": cov,
-            "config": {k: _jsonable(v) for k, v in self.get_params().items()},
+            "config": config,
             "n_customers": self.n_customers_,
-            "log_likelihood": self.log_likelihood_,
+            "log_likelihood": float(self.log_likelihood_),
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Self:
-        """Rebuild a fitted model from :meth:`to_dict` output.
+    def from_dict(cls, d: Mapping[str, Any] | Payload) -> Self:
+        """Rebuild a fitted model from :meth:`to_dict` output, checking every value.
+
+        Parameters
+        ----------
+        d : mapping or Payload
+            The description. Pass a :class:`crmml._payload.Payload` (e.g.
+            ``Payload.parse(raw, source="model.json").mapping("transaction_model")``)
+            so that messages name the field's place in the file.
 
         Raises
         ------
-        ArtifactError
-            When ``d`` describes another model or lacks parameters.
+        IncompatibleArtifactError
+            ``d`` describes another model; a key is missing or unknown; a
+            parameter is missing, not a finite number > 0 (``null``, a string,
+            ``NaN`` ...); a standard error is neither ``null`` nor a finite
+            number >= 0; the covariance is not ``null`` or a k×k matrix of
+            finite numbers or ``null``; the config is out of range;
+            ``n_customers`` or ``log_likelihood`` is not finite. The message
+            names the field (``model.json: transaction_model.params.r``).
         """
-        if d.get("model") != cls.__name__:
-            raise ArtifactError(
-                f"Cannot load a {d.get('model')!r} dict into {cls.__name__}. "
-                f"Use {d.get('model')}.from_dict instead."
-            )
-        params = d.get("params") or {}
-        missing = [k for k in cls._param_names if k not in params]
-        if missing:
-            raise ArtifactError(f"{cls.__name__}.from_dict: parameters {missing} are missing from 'params'.")
-        obj = cls(**dict(d.get("config") or {}))
-        cov = d.get("covariance")
-        obj._set_fit(
-            np.array([float(params[k]) for k in cls._param_names]),
-            None if cov is None else np.asarray(cov, dtype="float64"),
-            float(d.get("log_likelihood", np.nan)),
-            d.get("n_customers", 0),
-        )
-        se = d.get("standard_errors") or {}
-        obj.standard_errors_ = {k: (np.nan if se.get(k) is None else float(se[k])) for k in cls._param_names}
+        p = Payload.of(d, source=f"{cls.__name__}.from_dict")
+        p.str_in("model", (cls.__name__,))
+        p.keys_exactly(cls._DICT_KEYS)
+        names = cls._param_names
+        params = p.mapping("params")
+        errors = p.mapping("standard_errors")
+        assert params is not None and errors is not None
+        params.keys_exactly(names)
+        errors.keys_exactly(names)
+        theta = np.array([params.finite_float(k, low=0, closed="neither") for k in names], dtype="float64")
+        se = [errors.finite_float(k, low=0, nullable=True) for k in names]
+        cov = p.float_matrix("covariance", (len(names), len(names)), null_entries=True, nullable=True)
+        config = p.mapping("config")
+        assert config is not None
+        obj = cls(**read_hyperparameters(config, cls.__name__, cls._parameter_constraints))
+        n = p.finite_float("n_customers", low=0)
+        ll = p.finite_float("log_likelihood")
+        assert n is not None and ll is not None
+        obj._set_fit(theta, cov, ll, n)
+        obj.standard_errors_ = {k: (np.nan if v is None else v) for k, v in zip(names, se, strict=True)}
         return obj
 
     def __repr__(self) -> str:

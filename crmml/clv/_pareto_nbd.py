@@ -312,15 +312,20 @@ class ParetoNBDModel(MLEModel):
     _param_names = ("r", "alpha", "s", "beta")
 
     def fit(self, summary: pd.DataFrame, sample_weight: Any = None) -> ParetoNBDModel:
-        """Fit on a summary frame with ``frequency``, ``recency``, ``T``; returns ``self``."""
+        """Fit on a summary frame with ``frequency``, ``recency``, ``T``; returns ``self``.
+
+        Raises the errors of :meth:`BetaGeoModel.fit` (``DataContractError``,
+        ``ConvergenceError``) for the same reasons.
+        """
         d, scale, n, starts = self._count_data(summary, sample_weight, _Data)
         z, fg = self._minimize_counts(_fun_grad, d, _Data, starts)
         H = log_param_hessian(fg, z) * d.W
-        theta = np.exp(z)
-        theta[1] /= scale
-        theta[3] /= scale
-        cov = self._cov_from_log_hessian(H, theta)
-        ll = float(d.w @ pareto_nbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
+        with np.errstate(all="ignore"):  # extreme time units overflow here; _set_fit refuses the result
+            theta = np.exp(z)
+            theta[1] /= scale
+            theta[3] /= scale
+            cov = self._cov_from_log_hessian(H, theta)
+            ll = float(d.w @ pareto_nbd_log_likelihood(tuple(theta), d.x, d.tx / scale, d.T / scale))
         self._set_fit(theta, cov, ll, n)
         return self
 

@@ -67,12 +67,21 @@ class ShiftedBetaGeometricModel(MLEModel):
     """
 
     _param_names = ("alpha", "beta")
+    _fit_hint = "check that the data covers several periods with some customers churning and some staying"
 
     def fit(self, alive: Sequence[int] | np.ndarray) -> ShiftedBetaGeometricModel:
         """Fit on survivor counts ``alive[t]`` of one cohort, ``alive[0]`` = cohort size.
 
         ``alive[t-1] - alive[t]`` customers churned in period ``t``; ``alive[-1]``
         are still active after ``len(alive) - 1`` periods (right-censored).
+
+        Raises
+        ------
+        DataContractError
+            Fewer than two counts, negative or increasing counts, or a cohort
+            that never shrinks.
+        ConvergenceError
+            The optimiser did not converge or ended with a non-finite value.
         """
         self._validate()
         a = np.asarray(alive, dtype="float64")
@@ -94,7 +103,9 @@ class ShiftedBetaGeometricModel(MLEModel):
         t = np.concatenate([np.arange(1, n + 1), [n]]).astype("float64")
         churned = np.concatenate([np.ones(n, bool), [False]])
         w = np.concatenate([-np.diff(a), [a[-1]]])
-        return self._fit_arrays(t, churned, w)
+        return self._fit_arrays(t, churned, w, context=ctx, no_churn=Problem(
+            _TABLE, "alive", "a cohort that shrinks at least once (some customers churn)",
+            hint="the churn rate cannot be estimated when nobody churns"))
 
     def fit_customers(
         self, tenure: Sequence[int] | np.ndarray, churned: Sequence[bool] | np.ndarray,
@@ -133,24 +144,27 @@ class ShiftedBetaGeometricModel(MLEModel):
             problems.append(Problem(_TABLE, "sample_weight", "finite weights >= 0", int(bad.sum())))
         if problems:
             raise DataContractError(problems, ctx)
-        return self._fit_arrays(t, c, w)
+        return self._fit_arrays(t, c, w, context=ctx, no_churn=Problem(
+            _TABLE, "churned", "at least one churned customer (with weight > 0)",
+            hint="the churn rate cannot be estimated when nobody churns"))
 
-    def _fit_arrays(self, t: np.ndarray, churned: np.ndarray, w: np.ndarray) -> ShiftedBetaGeometricModel:
+    def _fit_arrays(self, t: np.ndarray, churned: np.ndarray, w: np.ndarray, *,
+                    no_churn: Problem, context: str) -> ShiftedBetaGeometricModel:
         keep = w > 0
         t, churned, w = t[keep], churned[keep], w[keep]
         if not churned.any():
-            raise DataContractError(
-                [Problem(_TABLE, "churned", "at least one churned customer", hint="churn cannot be estimated")],
-                f"{type(self).__name__}.fit")
+            raise DataContractError([no_churn], context)
         pen = float(self.penalizer)
 
         def fg(z: np.ndarray) -> tuple[float, np.ndarray]:
             return _fun_grad(z, t, churned, w, pen)
 
-        z = minimize_nll(fg, np.zeros(2), owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter)
-        theta = np.exp(z)
-        cov = self._cov_from_log_hessian(log_param_hessian(fg, z) * w.sum(), theta)
-        ll = -fg(z)[0] * w.sum() if pen == 0 else -_fun_grad(z, t, churned, w, 0.0)[0] * w.sum()
+        z = minimize_nll(fg, np.zeros(2), owner=type(self).__name__, tol=self.tol, max_iter=self.max_iter,
+                         hint=self._fit_hint)
+        with np.errstate(all="ignore"):
+            theta = np.exp(z)
+            cov = self._cov_from_log_hessian(log_param_hessian(fg, z) * w.sum(), theta)
+            ll = -fg(z)[0] * w.sum() if pen == 0 else -_fun_grad(z, t, churned, w, 0.0)[0] * w.sum()
         self._set_fit(theta, cov, ll, w.sum())
         return self
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crmml._artifact import MANIFEST, read_artifact
-from crmml.exceptions import IncompatibleArtifactError
+from crmml.exceptions import ArtifactError, CrmmlError, IncompatibleArtifactError
 from crmml.scoring._registry import scorer_class
 
 __all__ = ["load_scorer", "load_local_scorer", "find_artifact_dir"]
@@ -16,22 +16,34 @@ __all__ = ["load_scorer", "load_local_scorer", "find_artifact_dir"]
 _MLFLOW_URI = re.compile(r"^(models|runs|mlflow-artifacts|dbfs|s3|gs|wasbs|https?):/")
 
 
+def _subdirs(folder: Path) -> list[Path]:
+    """Sub-folders of ``folder``, sorted, symbolic links not followed."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
 def find_artifact_dir(path: str | os.PathLike[str]) -> Path:
     """Locate the crmml artifact inside ``path``.
 
     ``path`` may be the artifact itself or an MLflow pyfunc model directory
-    (``MLmodel`` + ``data/<artifact>``) written by :mod:`crmml.tracking`.
+    (``MLmodel`` + ``data/<artifact>``) written by :mod:`crmml.tracking`; the
+    search looks two folder levels down and never follows a symbolic link.
     """
     root = Path(path)
-    if (root / MANIFEST).is_file():
-        return root
+    if os.path.lexists(root / MANIFEST):
+        return root  # read_manifest refuses a manifest that is a link or not a file
     if root.is_dir():
-        found = sorted(root.glob(f"*/{MANIFEST}")) + sorted(root.glob(f"*/*/{MANIFEST}"))
+        level1 = _subdirs(root)
+        found = [d for d in level1 if os.path.lexists(d / MANIFEST)]
+        found += [d for sub in level1 for d in _subdirs(sub) if os.path.lexists(d / MANIFEST)]
         if len(found) == 1:
-            return found[0].parent
+            return found[0]
         if len(found) > 1:
             raise IncompatibleArtifactError(
-                f"{str(root)!r} holds several crmml artifacts ({', '.join(str(f.parent) for f in found)}); "
+                f"{str(root)!r} holds several crmml artifacts ({', '.join(str(f) for f in found)}); "
                 "pass one of them."
             )
     if not root.exists():
@@ -45,12 +57,38 @@ def find_artifact_dir(path: str | os.PathLike[str]) -> Path:
     )
 
 
+_REBUILD_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
+
+
 def load_local_scorer(path: str | os.PathLike[str], *, kind: str | None = None) -> Any:
-    """Load a scorer from a local directory without importing MLflow."""
+    """Load a scorer from a local directory without importing MLflow.
+
+    Raises
+    ------
+    IncompatibleArtifactError, TamperedArtifactError
+        Anything wrong with the artifact (see :func:`crmml._artifact.read_artifact`).
+        A model class that fails to rebuild itself with a Python error
+        (``KeyError``, ``TypeError`` ...) or another crmml error is reported
+        as :class:`~crmml.exceptions.IncompatibleArtifactError` too, the
+        original chained: loading untrusted files raises nothing else.
+    FileNotFoundError
+        ``path`` does not exist.
+    """
     art = find_artifact_dir(path)
     manifest, files = read_artifact(art, kind=kind)
     cls = scorer_class(manifest.kind)
-    return cls.from_artifact(manifest, files)
+    try:
+        return cls.from_artifact(manifest, files)
+    except ArtifactError:
+        raise
+    except (CrmmlError, *_REBUILD_ERRORS) as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        raise IncompatibleArtifactError(
+            f"The {manifest.kind!r} model in {str(art)!r} cannot be rebuilt from its files ({detail}). "
+            "The artifact is damaged, was edited by hand or was written by an incompatible crmml; restore it "
+            "from the MLflow registry or re-train."
+        ) from exc
 
 
 def load_scorer(uri: str | os.PathLike[str], *, kind: str | None = None) -> Any:
