@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from crmml._artifact import Manifest, write_artifact
-from crmml._validation import Interval, Options, validate_params
+from crmml._payload import Payload
+from crmml._validation import Interval, Options, read_hyperparameters, validate_params
 from crmml.clv._bgnbd import BetaGeoModel
 from crmml.clv._formula import discounted_clv
 from crmml.clv._gamma_gamma import GammaGammaModel
@@ -50,6 +51,9 @@ __all__ = ["CLVModel", "as_tables"]
 
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _PERIOD_WORDS = {"D": "days", "W": "weeks"}
+_PAYLOAD_KEYS = ("model", "config", "transaction_model", "spend_model", "margin", "champion_threshold", "as_of",
+                 "n_customers", "exclusions")
+_EXCLUSION_UNITS = ("rows", "entities", "fit-only")
 _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
 _SEGMENT_ARRAY = np.array(SEGMENTS, dtype=object)
@@ -679,40 +683,64 @@ class CLVModel:
 
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
-        """Fitted state and configuration as JSON-ready data."""
+        """Fitted state and configuration as JSON-ready data (every number finite).
+
+        ``champion_threshold`` is ``None`` when the training population was
+        empty (nobody can be a Champion), never ``inf``.
+        """
         self._check_fitted("to_dict")
+        thr = self.champion_threshold_
         return {
             "model": "CLVModel",
             "config": self.get_params(),
             "transaction_model": self.transaction_model_.to_dict(),
             "spend_model": None if self.spend_model_ is None else self.spend_model_.to_dict(),
             "margin": self.margin_,
-            "champion_threshold": self.champion_threshold_,
+            "champion_threshold": thr if math.isfinite(thr) else None,
             "as_of": self.as_of_.isoformat(),
             "n_customers": self.n_customers_,
             "exclusions": self.exclusions_,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CLVModel:
-        """Rebuild a fitted model from :meth:`to_dict` output."""
-        if data.get("model") != "CLVModel":
-            raise IncompatibleArtifactError(f"Expected a CLVModel description, got model={data.get('model')!r}.")
-        model = cls(**data["config"])
-        validate_params(model)
-        tm_cls = ShiftedBetaGeometricModel if model.business == "contractual" else _TRANSACTION_MODELS[model.transaction_model]
-        model.transaction_model_ = tm_cls.from_dict(data["transaction_model"])
-        model.spend_model_ = None if data["spend_model"] is None else GammaGammaModel.from_dict(data["spend_model"])
-        model.margin_ = float(data["margin"])
-        thr = data["champion_threshold"]
-        model.champion_threshold_ = math.inf if thr is None else float(thr)
-        model.as_of_ = pd.Timestamp(data["as_of"])
-        model.n_customers_ = int(data["n_customers"])
-        model.exclusions_ = list(data.get("exclusions") or [])
+    def from_dict(cls, data: Mapping[str, Any] | Payload) -> CLVModel:
+        """Rebuild a fitted model from :meth:`to_dict` output, checking every field.
+
+        Raises
+        ------
+        IncompatibleArtifactError
+            A field is missing, unknown, of the wrong type or out of range; the
+            message names it (``model.json: transaction_model.params.r``).
+        """
+        p = Payload.of(data, source="CLVModel.from_dict")
+        p.str_in("model", ("CLVModel",))
+        p.keys_exactly(_PAYLOAD_KEYS)
+        config = p.mapping("config")
+        model = cls(**read_hyperparameters(config, "CLVModel", cls._parameter_constraints))
+        contractual = model.business == "contractual"
+        tm_cls = ShiftedBetaGeometricModel if contractual else _TRANSACTION_MODELS[model.transaction_model]
+        model.transaction_model_ = tm_cls.from_dict(p.mapping("transaction_model"))
+        spend = p.mapping("spend_model", nullable=contractual)
+        if contractual and spend is not None:
+            raise p.error("spend_model", "null for a contractual model", spend.data)
+        model.spend_model_ = None if spend is None else GammaGammaModel.from_dict(spend)
+        # the learned margin is 1 - cost/revenue: negative when costs exceed revenue
+        model.margin_ = p.finite_float("margin", high=1.0) if model.margin is None else \
+            p.finite_float("margin", low=model.margin, high=model.margin)
+        thr = p.finite_float("champion_threshold", nullable=True)
+        model.champion_threshold_ = math.inf if thr is None else thr
+        model.as_of_ = _read_timestamp(p, "as_of")
+        model.n_customers_ = p.int_in("n_customers", low=0)
+        model.exclusions_ = _read_exclusions(p)
         return model
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model as a crmml artifact directory (JSON, no pickle)."""
+        """Write the model as a crmml artifact directory (JSON, no pickle).
+
+        Saves into a new or empty folder, or replaces a folder that holds only
+        a crmml model, atomically; anything else is refused with
+        :class:`~crmml.exceptions.OutputError` (see docs/scoring.md).
+        """
         return write_artifact(path, kind=self.kind, entity=self.entity, files={"model.json": self.to_dict()},
                               metadata={"business": self.business, "as_of": self.as_of_.isoformat()})
 
@@ -721,7 +749,7 @@ class CLVModel:
         """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
         if "model.json" not in files:
             raise IncompatibleArtifactError("The CLV artifact has no model.json.")
-        return cls.from_dict(json.loads(files["model.json"].decode("utf-8")))
+        return cls.from_dict(Payload.parse(files["model.json"], source="model.json"))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CLVModel:
@@ -796,3 +824,30 @@ def _report_unscored_buyers(t: CRMTables, ts: pd.Timestamp, scored: pd.Index, re
     report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
                         refunds_only)
     report.add_entities("customers", "purchases only before the customer's signup_at (excluded; not scored)", other)
+
+
+def _read_timestamp(p: Payload, key: str) -> pd.Timestamp:
+    """An ISO 8601 timestamp field of an artifact."""
+    text = p.str_in(key, max_length=64)
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        ts = pd.NaT
+    if ts is pd.NaT or pd.isna(ts) or ts.tzinfo is not None:
+        raise p.error(key, "a naive ISO 8601 timestamp such as '2025-07-01T00:00:00'", text)
+    return ts
+
+
+def _read_exclusions(p: Payload) -> list[dict[str, Any]]:
+    """The exclusion counts stored with a model (``unit`` absent in artifacts written before it existed)."""
+    items = p.array("exclusions")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise p.error("exclusions", "an array of objects", item)
+        e = Payload(item, p.source, (*p.path, "exclusions", i), p.fix)
+        e.keys_exactly(("table", "rule", "n_rows"), optional=("unit",))
+        out.append({"table": e.str_in("table", max_length=200), "rule": e.str_in("rule", max_length=2000),
+                    "n_rows": e.int_in("n_rows", low=0),
+                    "unit": e.str_in("unit", _EXCLUSION_UNITS) if "unit" in e else "rows"})
+    return out

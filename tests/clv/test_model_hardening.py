@@ -164,3 +164,30 @@ def test_contract_term_is_the_same_in_clv_and_customer_features():
     cf = customer_features(tables, "2025-06-01")
     joined = clv.set_index("customer_id").join(cf["days_in_current_term"])
     np.testing.assert_array_equal(joined["days_into_term"], joined["days_in_current_term"])
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ('"margin": 0.', '"margin": NaN, "_m": 0.', r"model.json: margin: .*NaN"),
+    ('"champion_threshold": ', '"champion_threshold": Infinity, "x": ', r"model.json: champion_threshold: .*Infinity"),
+    ('"r": ', '"r": -1, "_r": ', r"model.json: (transaction_model.params.r: expected a finite number > 0; got -1|"
+                                 r"transaction_model.params: unknown key '_r')"),
+])
+def test_hand_edited_and_rehashed_model_json_is_incompatible(tmp_path, old, new, match):
+    """An edit whose checksum was updated too (so it is not caught as tampering) is still refused by field."""
+    import hashlib
+    import json
+
+    from crmml._artifact import MANIFEST
+    from crmml.exceptions import IncompatibleArtifactError
+
+    path = CLVModel().fit(load_tables(_shop()), AS_OF).save(tmp_path / "m")
+    body = (path / "model.json").read_text()
+    assert old in body
+    at = body.rindex(old) if old.startswith('"margin"') else body.index(old)  # the learned margin, not config's
+    edited = (body[:at] + new + body[at + len(old):]).encode()
+    (path / "model.json").write_bytes(edited)
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["files"]["model.json"] = {"sha256": hashlib.sha256(edited).hexdigest(), "size": len(edited)}
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleArtifactError, match=match):
+        CLVModel.load(path)
