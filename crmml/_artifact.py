@@ -32,7 +32,7 @@ folder, or replaces a folder that holds nothing but a previous crmml model,
 atomically (sibling temporary folder, then rename). Files and folders are
 created with the ordinary modes (``0o666``/``0o777``) so the process umask
 applies as for any other file. Stale temporary entries left by a killed
-writer are removed on the next write (:func:`remove_stale_temps`).
+writer are removed on the next write (:func:`crmml._atomic.remove_stale_temps`).
 
 This module sits in the bottom layer (next to :mod:`crmml.exceptions`) so that
 model packages can write artifacts without importing upwards.
@@ -43,16 +43,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import stat
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from crmml._atomic import fsync_dir, remove_stale_temps, temp_name, write_file
 from crmml._payload import DEFAULT_FIX, Payload, describe, dump_json, to_jsonable
 from crmml._version import __version__
 from crmml.exceptions import ArtifactError, IncompatibleArtifactError, OutputError, TamperedArtifactError
@@ -67,8 +66,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TOTAL_BYTES",
     "MAX_FILES",
-    "STALE_AFTER_SECONDS",
-    "ABANDONED_AFTER_SECONDS",
     "Manifest",
     "check_file_name",
     "write_artifact",
@@ -76,9 +73,6 @@ __all__ = [
     "read_artifact",
     "read_manifest",
     "to_jsonable",
-    "temp_name",
-    "remove_stale_temps",
-    "create_file",
 ]
 
 FORMAT_NAME = "crmml-model"
@@ -97,11 +91,6 @@ MAX_FILE_BYTES = 2 * GiB
 MAX_TOTAL_BYTES = 2 * GiB
 """All listed files together: the most a load holds in memory."""
 MAX_FILES = 64
-
-STALE_AFTER_SECONDS = 600
-"""A temporary entry of crmml's naming whose writer process is gone is removed after 10 minutes ..."""
-ABANDONED_AFTER_SECONDS = 86_400
-"""... and any temporary entry of crmml's naming after a day (the pid may have been reused)."""
 
 _TMP_DIR_PREFIX = ".crmml-tmp-"
 _OLD_DIR_PREFIX = ".crmml-old-"
@@ -372,119 +361,6 @@ def read_artifact(path: str | os.PathLike[str], *, kind: str | None = None) -> t
     return replace(manifest, sizes=sizes), contents
 
 
-# ------------------------------------------------------------------ temporary entries
-def temp_name(prefix: str, suffix: str = "") -> str:
-    """``<prefix><pid>-<16 hex><suffix>``: unique, and says which process owns it."""
-    return f"{prefix}{os.getpid()}-{secrets.token_hex(8)}{suffix}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt" or pid == os.getpid():  # os.kill(pid, 0) is not a probe on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OverflowError, ValueError):
-        return False
-    except OSError:  # EPERM: alive, owned by someone else
-        return True
-    return True
-
-
-def _last_change(path: Path, st: os.stat_result) -> float:
-    newest = st.st_mtime
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            with os.scandir(path) as it:
-                for entry in it:
-                    newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
-        except OSError:
-            pass
-    return newest
-
-
-def remove_stale_temps(directory: str | os.PathLike[str], current: re.Pattern[str],
-                       legacy: re.Pattern[str] | None = None, *, now: float | None = None) -> list[str]:
-    """Remove stale temporary entries of crmml's own naming from ``directory`` (best effort).
-
-    An entry whose whole name matches ``current`` (which must have a ``pid``
-    group) is stale when nothing in it changed for :data:`STALE_AFTER_SECONDS`
-    and process ``pid`` is not running on this machine, or when nothing in it
-    changed for :data:`ABANDONED_AFTER_SECONDS`. An entry matching ``legacy``
-    (no pid) is stale after :data:`ABANDONED_AFTER_SECONDS`. Symbolic links
-    and anything else are never touched; errors are ignored.
-
-    Returns
-    -------
-    list of str
-        Names removed.
-    """
-    base = Path(directory)
-    now = time.time() if now is None else now
-    removed: list[str] = []
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return removed
-    for name in names:
-        m = current.fullmatch(name)
-        if m is None and (legacy is None or legacy.fullmatch(name) is None):
-            continue
-        path = base / name
-        try:
-            st = os.lstat(path)
-            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-                continue
-            age = now - _last_change(path, st)
-            stale = age > ABANDONED_AFTER_SECONDS or (
-                m is not None and age > STALE_AFTER_SECONDS and not _pid_alive(int(m.group("pid"))))
-            if not stale:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
-            removed.append(name)
-        except OSError:
-            continue
-    return removed
-
-
-def create_file(path: str | os.PathLike[str]) -> int:
-    """Create a new file for writing and return its descriptor.
-
-    Mode ``0o666`` minus the process umask (what ``open(path, "w")`` gives),
-    never following a symbolic link, failing if ``path`` exists.
-    """
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-             | getattr(os, "O_BINARY", 0))
-    return os.open(path, flags, 0o666)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    fd = create_file(path)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ------------------------------------------------------------------ writing
 def _encode(files: Mapping[str, str | bytes | Mapping[str, Any]]) -> dict[str, bytes]:
     """Every file's bytes, checked (names, finite JSON, sizes) before anything is written."""
@@ -665,12 +541,12 @@ def _write_all(folder: Path, blobs: Mapping[str, bytes], manifest: bytes, target
     """Write every file, the manifest last: until it exists the folder is not an artifact."""
     try:
         for name, data in blobs.items():
-            _write_file(folder / name, data)
-        _write_file(folder / MANIFEST, manifest)
+            write_file(folder / name, data)
+        write_file(folder / MANIFEST, manifest)
     except OSError as exc:
         raise _refuse(target, f"writing failed ({exc.strerror})",
                       "Check the folder's space and permissions.") from None
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def write_artifact(
@@ -750,5 +626,5 @@ def write_artifact(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(parent)
+    fsync_dir(parent)
     return target

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmml._artifact import create_file, remove_stale_temps, temp_name
+from crmml._atomic import create_file, remove_stale_temps, temp_name
 from crmml.exceptions import OutputError
 
 __all__ = ["write_parquet_atomic", "TEMP_FILE"]
@@ -34,7 +34,7 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> P
     folder and moved into place with :func:`os.replace` (atomic on POSIX).
     The file is created with mode ``0o666`` minus the process umask, like any
     file the user writes. Temporary files of this naming left by a killed
-    run are removed when stale (see :func:`crmml._artifact.remove_stale_temps`).
+    run are removed when stale (see :func:`crmml._atomic.remove_stale_temps`).
 
     Raises
     ------

@@ -11,14 +11,8 @@ import pandas as pd
 import pytest
 
 import crmml._artifact as artifact
-from crmml._artifact import (
-    ABANDONED_AFTER_SECONDS,
-    MANIFEST,
-    STALE_AFTER_SECONDS,
-    read_artifact,
-    remove_stale_temps,
-    write_artifact,
-)
+from crmml._artifact import MANIFEST, read_artifact, write_artifact
+from crmml._atomic import ABANDONED_AFTER_SECONDS, STALE_AFTER_SECONDS, remove_stale_temps
 from crmml.exceptions import OutputError
 from crmml.scoring import write_parquet_atomic
 from crmml.scoring._batch import TEMP_FILE
@@ -171,7 +165,7 @@ def test_interrupted_write_leaves_the_previous_model(tmp_path, monkeypatch):
     def boom(path, data):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(artifact, "_write_file", boom)
+    monkeypatch.setattr(artifact, "write_file", boom)
     with pytest.raises(KeyboardInterrupt):
         _save(tmp_path / "m", 2.0)
     monkeypatch.undo()
