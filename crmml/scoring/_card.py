@@ -58,9 +58,9 @@ def render_model_card(
                       t.get("time_max", ""))
                      for n, t in fingerprint.get("tables", {}).items()])
     if exclusions:
-        lines += ["Rows excluded by the pipeline (counted, never silently dropped):", ""]
-        lines += _table(("table", "rule", "rows"), ("---", "---", "---:"),
-                        [(e["table"], e["rule"], f"{e['n_rows']:,}") for e in exclusions])
+        lines += ["Rows and entities excluded by the pipeline (counted, never silently dropped):", ""]
+        lines += _table(("table", "rule", "excluded"), ("---", "---", "---:"),
+                        [(e["table"], e["rule"], f"{e['n_rows']:,} {e.get('unit', 'rows')}") for e in exclusions])
     sections = (
         ("Fitted parameters", ("parameter", "value"), ("---", "---:"),
          [(k, _fmt(v)) for k, v in (facts.get("parameters") or {}).items()]),
