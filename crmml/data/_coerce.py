@@ -1,16 +1,26 @@
-"""Column mapping and type coercion into the internal representation.
+"""Type coercion into the internal representation.
 
 Every contract column present in a frame is converted to the type that code
 behind the loading boundary trusts (see :mod:`crmml.data._contract`):
 
 * ``id`` and ``str`` columns: pandas string dtype; integers become ``"12"``
-  and integral floats ``12.0`` also become ``"12"`` (not ``"12.0"``);
-* ``datetime`` columns: ``datetime64[ns]``, timezone-naive, in UTC. Aware
-  values are converted to UTC (each value with its own offset); naive values
-  are taken as UTC. A column that mixes aware and naive values is ambiguous
-  and gives a :class:`~crmml.exceptions.Problem`;
-* ``float`` and ``int`` columns: ``float64`` (``int`` keeps NaN for missing);
+  and integral floats ``12.0`` also become ``"12"`` (not ``"12.0"``). Text
+  is kept as it is: ``"NA"`` (Namibia) or ``"None"`` are values, not missing;
+* ``datetime`` columns: ``datetime64[ns]``, timezone-naive, in UTC, parsed by
+  the one time parser :mod:`crmml._time`: ISO 8601 text and real datetime
+  values, or text in an explicit format (``formats=``). Aware values are
+  converted to UTC (each value with its own offset); naive values are taken
+  as UTC. A column that mixes aware and naive values, text in another format,
+  numbers, and times outside the ``datetime64[ns]`` range are Problems;
+* ``float`` and ``int`` columns: ``float64`` (``int`` keeps NaN for missing).
+  Only finite numbers are accepted: ``inf``, ``-inf`` and text that overflows
+  (``"1e400"``) are a Problem, whatever the column;
 * ``bool`` columns: pandas ``boolean`` (nullable).
+
+In number, time and true/false columns, the text spellings of missing
+(:data:`~crmml.data._options.MISSING_TEXT`: ``""``, ``"NA"``, ``"null"``,
+``"NaN"`` ...) mean missing; whether missing is allowed is then the
+column's ``nullable`` rule.
 
 Values that cannot be converted are reported as Problems (table, column,
 count, examples), never as raw pandas exceptions. Columns outside the contract
@@ -19,26 +29,21 @@ are left untouched.
 
 from __future__ import annotations
 
-import datetime as _dt
-import re
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from crmml._time import ISO_EXAMPLES, parse_times, suggest_format
 from crmml.data._contract import TABLES, ColumnSpec
-from crmml.exceptions import DataContractError, Problem
+from crmml.data._options import MISSING_TEXT
+from crmml.exceptions import Problem
 
-__all__ = ["apply_mapping", "check_mapping", "coerce_table", "CoercionResult"]
-
-# A UTC offset (or Z / UTC / GMT) at the end of a timestamp string that has a
-# time of day, or a Z right after a date. ``2024-01-01`` must not count: its
-# ``-01`` is not an offset.
-_OFFSET_RE = r"(?:\d:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}:?\d{2}|UTC|GMT)|\d[zZ])$"
-_OFFSET = re.compile(_OFFSET_RE)
+__all__ = ["coerce_table", "CoercionResult"]
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
+_MISSING = frozenset(MISSING_TEXT)
 
 
 class CoercionResult:
@@ -60,54 +65,12 @@ class CoercionResult:
         self.failed_columns: set[str] = set()
 
 
-# --------------------------------------------------------------------- mapping
-def check_mapping(mapping: Mapping[str, Mapping[str, str]] | None) -> dict[str, dict[str, str]]:
-    """Return ``mapping`` as a plain dict, rejecting unknown table names."""
-    if not mapping:
-        return {}
-    unknown = [t for t in mapping if t not in TABLES]
-    if unknown:
-        raise DataContractError(
-            [unknown_table_problem(t, "mapping") for t in unknown], context="loading tables"
-        )
-    return {t: dict(cols) for t, cols in mapping.items()}
+# A failure: which positions, the rule in words, the fix.
+Failure = tuple[np.ndarray, str, str]
+Coerced = tuple[pd.Series, list[Failure]]
 
 
-def apply_mapping(table: str, frame: pd.DataFrame, columns: Mapping[str, str] | None) -> list[Problem] | pd.DataFrame:
-    """Rename source columns to contract names.
-
-    Returns the renamed frame, or the list of Problems when a source column
-    named in the mapping is not in the frame.
-    """
-    if not columns:
-        return frame
-    missing = [src for src in columns if src not in frame.columns]
-    if missing:
-        available = ", ".join(map(str, frame.columns))
-        return [
-            Problem(
-                table, src, f"mapping source column {src!r} (for {columns[src]!r}) is not in the table",
-                hint=f"the table's columns are: {available}",
-            )
-            for src in missing
-        ]
-    return frame.rename(columns=dict(columns))
-
-
-def unknown_table_problem(name: object, where: str) -> Problem:
-    """Problem for a table name that is not in the contract."""
-    import difflib
-
-    close = difflib.get_close_matches(str(name), list(TABLES), n=1)
-    guess = f"did you mean {close[0]!r}? " if close else ""
-    return Problem(
-        str(name), None, f"unknown table name in {where}",
-        hint=f"{guess}contract tables are: {', '.join(TABLES)}",
-    )
-
-
-# ------------------------------------------------------------------- coercion
-def coerce_table(table: str, frame: pd.DataFrame) -> CoercionResult:
+def coerce_table(table: str, frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> CoercionResult:
     """Convert every contract column of ``frame`` to its internal type.
 
     Parameters
@@ -116,6 +79,9 @@ def coerce_table(table: str, frame: pd.DataFrame) -> CoercionResult:
         Contract table name.
     frame : DataFrame
         Columns already renamed to contract names.
+    formats : dict, optional
+        ``{column: strftime format}`` for timestamp columns that are not ISO
+        8601 text.
 
     Returns
     -------
@@ -130,17 +96,31 @@ def coerce_table(table: str, frame: pd.DataFrame) -> CoercionResult:
     (['12', '13'], '2024-01-01 00:00:00')
     """
     spec = TABLES[table]
+    formats = formats or {}
     result = CoercionResult(frame)
     converted: dict[str, pd.Series] = {}
+    repeated = set(frame.columns[frame.columns.duplicated()])
     for col in spec.columns:
         if col.name not in frame.columns:
             continue
-        # positional work: the caller's index may have duplicate labels
-        series, bad, rule, hint = _COERCERS[col.kind](frame[col.name].reset_index(drop=True))
-        converted[col.name] = series.set_axis(frame.index)
-        if bad is not None and bool(bad.any()):
-            result.problems.append(_bad_values_problem(table, col, frame, bad.to_numpy(), rule, hint))
+        if col.name in repeated:
+            result.problems.append(Problem(
+                table, col.name, f"the column appears {int((frame.columns == col.name).sum())} times",
+                hint=f"keep one {col.name!r} column (column names must be unique)",
+            ))
             result.failed_columns.add(col.name)
+            continue
+        # positional work: the caller's index may have duplicate labels
+        raw = frame[col.name].reset_index(drop=True)
+        if col.kind == "datetime":
+            series, failures = _coerce_datetime(table, col.name, raw, formats.get(col.name))
+        else:
+            series, failures = _COERCERS[col.kind](raw)
+        converted[col.name] = series.set_axis(frame.index)
+        for bad, rule, hint in failures:
+            if bad.any():
+                result.problems.append(_bad_values_problem(table, col, frame, bad, rule, hint))
+                result.failed_columns.add(col.name)
     if converted:
         result.frame = frame.assign(**converted)
     return result
@@ -157,13 +137,26 @@ def _bad_values_problem(
     )
 
 
-Coerced = tuple[pd.Series, "pd.Series | None", str, str]
-
-
 # pandas' default string dtype: ``str`` in pandas 3, ``object`` in pandas 2.
 _TEXT_DTYPE = pd.Series([""], dtype="str").dtype
 
 
+def _is_text_like(s: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+
+
+def _missing_text(s: pd.Series) -> np.ndarray:
+    """Text values that spell missing (``""``, ``"NA"``, ``"null"`` ...; blanks around ignored)."""
+    if not _is_text_like(s):
+        return np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_object_dtype(s.dtype):
+        text = s.map(lambda v: v.strip() if isinstance(v, str) else v, na_action="ignore")
+    else:
+        text = s.str.strip()
+    return text.isin(list(_MISSING)).to_numpy(dtype=bool)
+
+
+# ------------------------------------------------------------------------ text
 def _as_text(values: pd.Series, notna: pd.Series) -> pd.Series:
     return values.astype("str").where(notna)
 
@@ -172,15 +165,15 @@ def _coerce_text(s: pd.Series) -> Coerced:
     """ids and text to the default string dtype; integral floats lose their ``.0``."""
     notna = s.notna()
     if s.dtype == _TEXT_DTYPE and not pd.api.types.is_object_dtype(s.dtype):
-        return s, None, "", ""
+        return s, []
     if pd.api.types.is_float_dtype(s.dtype):
-        return _float_to_text(s, notna), None, "", ""
+        return _float_to_text(s, notna), []
     if pd.api.types.is_object_dtype(s.dtype):
         inferred = pd.api.types.infer_dtype(s, skipna=True)
         if inferred in ("string", "empty"):
-            return _as_text(s, notna), None, "", ""
-        return _as_text(s.map(_scalar_to_text, na_action="ignore"), notna), None, "", ""
-    return _as_text(s, notna), None, "", ""
+            return _as_text(s, notna), []
+        return _as_text(s.map(_scalar_to_text, na_action="ignore"), notna), []
+    return _as_text(s, notna), []
 
 
 def _float_to_text(s: pd.Series, notna: pd.Series) -> pd.Series:
@@ -193,31 +186,110 @@ def _float_to_text(s: pd.Series, notna: pd.Series) -> pd.Series:
 
 
 def _scalar_to_text(v: object) -> str:
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+    if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
         return str(int(v))
     return str(v)
 
 
+# --------------------------------------------------------------------- numbers
+_NOT_NUMBERS = ("values are not numbers", "use plain numbers (no currency signs or thousands separators)")
+_NOT_FINITE = (
+    "values are not finite numbers (inf, -inf, or too large for float64 such as 1e400)",
+    "replace them with the real values; leave unknown values empty where the column allows missing values",
+)
+_BOOLS = ("values are true/false, not numbers", _NOT_NUMBERS[1])
+_TIMES = ("values are timestamps, not numbers", _NOT_NUMBERS[1])
+_NUMERIC_OBJECTS = {"floating", "integer", "mixed-integer-float", "decimal", "empty"}
+
+
 def _coerce_float(s: pd.Series) -> Coerced:
-    """Money and counts to float64."""
-    rule, hint = "values are not numbers", "use plain numbers (no currency signs or thousands separators)"
+    """Money and counts to float64; only finite numbers pass."""
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("float64"), s.notna(), "values are true/false, not numbers", hint
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        return pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index, name=s.name), None, rule, hint
-    out = pd.to_numeric(s, errors="coerce")
-    out = pd.Series(np.asarray(out, dtype="float64"), index=s.index, name=s.name)
-    return out, s.notna() & out.isna(), rule, hint
+        return _nan_like(s), [(s.notna().to_numpy(), *_BOOLS)]
+    if _is_time_dtype(s):
+        return _nan_like(s), [(s.notna().to_numpy(), *_TIMES)]
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_complex_dtype(s.dtype):
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        return _finite(s, values, [])
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    failures: list[Failure] = []
+    missing = ~s.notna().to_numpy() | _missing_text(s)
+    candidates = s.where(~missing)
+    if pd.api.types.is_object_dtype(s.dtype) and pd.api.types.infer_dtype(candidates, skipna=True) not in (
+        _NUMERIC_OBJECTS | {"string"}
+    ):
+        candidates, failures = _screen_objects(candidates)
+    values = _to_float(candidates)
+    not_number = ~missing & np.isnan(values)
+    for bad, _, _ in failures:
+        not_number &= ~bad
+    failures.append((not_number, *_NOT_NUMBERS))
+    return _finite(s, values, failures)
 
 
+def _is_time_dtype(s: pd.Series) -> bool:
+    return (
+        pd.api.types.is_datetime64_any_dtype(s.dtype)
+        or pd.api.types.is_timedelta64_dtype(s.dtype)
+        or isinstance(s.dtype, pd.PeriodDtype)
+    )
+
+
+def _nan_like(s: pd.Series) -> pd.Series:
+    return pd.Series(np.nan, index=s.index, dtype="float64", name=s.name)
+
+
+def _screen_objects(s: pd.Series) -> tuple[pd.Series, list[Failure]]:
+    """Mixed object columns: true/false and timestamps are refused as such, value by value."""
+    values = s.to_numpy(dtype=object)
+    bools = np.array([isinstance(v, (bool, np.bool_)) for v in values], dtype=bool)
+    times = np.array([isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat") for v in values],
+                     dtype=bool) & ~bools
+    return s.where(~(bools | times)), [(bools, *_BOOLS), (times, *_TIMES)]
+
+
+def _to_float(s: pd.Series) -> np.ndarray:
+    """Numbers and numeric text to float64 (NaN where not a number); overflow gives ±inf."""
+    try:
+        out = pd.to_numeric(s, errors="coerce")
+        return np.asarray(out, dtype="float64")
+    except (OverflowError, TypeError, ValueError):
+        return np.array([_scalar_to_float(v) for v in s.to_numpy(dtype=object)], dtype="float64")
+
+
+def _scalar_to_float(v: object) -> float:
+    if v is None or isinstance(v, (bool, np.bool_)):
+        return np.nan
+    if isinstance(v, str):
+        converted = pd.to_numeric(pd.Series([v], dtype=object), errors="coerce").iloc[0]
+        return float(converted) if pd.notna(converted) else np.nan
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except OverflowError:
+        return float(np.sign(v) * np.inf) if isinstance(v, int) else np.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _finite(s: pd.Series, values: np.ndarray, failures: list[Failure]) -> Coerced:
+    infinite = np.isinf(values)
+    if infinite.any():
+        failures.append((infinite, *_NOT_FINITE))
+        values = np.where(infinite, np.nan, values)
+    return pd.Series(values, index=s.index, name=s.name, dtype="float64"), failures
+
+
+# ------------------------------------------------------------------------ bool
 def _coerce_bool(s: pd.Series) -> Coerced:
     """``won`` to pandas ``boolean``: accepts bools, 0/1 and true/false words."""
     rule, hint = "values are not true/false", "use True/False (or 1/0, 'true'/'false'); leave open ones empty"
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("boolean"), None, rule, hint
-    mapped = s.map(_scalar_to_bool, na_action="ignore")
-    bad = s.notna() & mapped.isna()
-    return mapped.astype("boolean"), bad, rule, hint
+        return s.astype("boolean"), []
+    missing = ~s.notna().to_numpy() | _missing_text(s)
+    mapped = s.where(~missing).map(_scalar_to_bool, na_action="ignore")
+    bad = ~missing & mapped.isna().to_numpy()
+    return mapped.where(~bad).astype("boolean"), [(bad, rule, hint)]
 
 
 def _scalar_to_bool(v: object) -> object:
@@ -229,94 +301,35 @@ def _scalar_to_bool(v: object) -> object:
     return True if text in _TRUE else False if text in _FALSE else None
 
 
-def _coerce_datetime(s: pd.Series) -> Coerced:
-    """Timestamps to ``datetime64[ns]`` naive UTC (see module docstring)."""
-    rule = "values are not timestamps"
-    hint = "use ISO 8601 text such as '2024-03-01 14:30' or '2024-03-01T14:30:00+02:00'"
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return _in_ns_range(s.dt.tz_convert("UTC").dt.tz_localize(None), None, rule, hint)
-    if pd.api.types.is_datetime64_dtype(s.dtype):
-        return _in_ns_range(s, None, rule, hint)
-    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        return _nat_like(s), s.notna(), "values are numbers, not timestamps", (
-            "convert epoch numbers first, e.g. pd.to_datetime(x, unit='s')"
-        )
-    aware = _is_aware(s)
-    naive = s.notna() & ~aware
-    if bool(aware.any()) and bool(naive.any()):
-        mixed_rule = (
-            f"timestamps mix values with a UTC offset ({int(aware.sum())}) and values without "
-            f"({int(naive.sum())}); the ones without are ambiguous"
-        )
-        return _nat_like(s), naive, mixed_rule, (
-            "give every value an offset (e.g. '+00:00'), or none at all (naive values are read as UTC)"
-        )
-    parsed = _parse_datetimes(s)
-    failed = s.notna() & parsed.isna()
-    if bool(failed.any()) and _years_out_of_range(s[failed]):
-        return _nat_like(s), failed, _OUT_OF_RANGE_RULE, _OUT_OF_RANGE_HINT
-    naive_utc = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return _in_ns_range(naive_utc, failed, rule, hint)
+# -------------------------------------------------------------------- datetime
+def _coerce_datetime(table: str, column: str, s: pd.Series, fmt: str | None) -> Coerced:
+    """Timestamps to ``datetime64[ns]`` naive UTC through :func:`crmml._time.parse_times`."""
+    parsed = parse_times(s, fmt, missing=MISSING_TEXT)
+    failures: list[Failure] = []
+    for f in parsed.failures:
+        hint = f.hint
+        if f.kind == "not_iso":
+            hint = _format_hint(table, column, s[f.mask])
+        elif f.kind == "format":
+            hint = (f"fix these values, or correct the format given with formats={{{table!r}: {{{column!r}: "
+                    f"{fmt!r}}}}}")
+        failures.append((f.mask, f.rule, hint))
+    return parsed.values, failures
 
 
-_OUT_OF_RANGE_RULE = f"timestamps outside {pd.Timestamp.min.date()}..{pd.Timestamp.max.date()}"
-_OUT_OF_RANGE_HINT = "leave open-ended dates empty instead of placeholders such as 9999-12-31"
-
-
-def _years_out_of_range(failed: pd.Series) -> bool:
-    """Whether every unparsed value starts with a year pandas cannot hold in ns (pandas 2)."""
-    years = pd.to_numeric(failed.astype(str).str.extract(r"^\s*(\d{4})-", expand=False), errors="coerce")
-    limits = (years > pd.Timestamp.max.year) | (years < pd.Timestamp.min.year)
-    return bool(limits.all())
-
-
-def _in_ns_range(s: pd.Series, bad: pd.Series | None, rule: str, hint: str) -> Coerced:
-    """Cast naive timestamps to ``datetime64[ns]``; out-of-range values are a Problem."""
-    try:
-        return s.astype("datetime64[ns]"), bad, rule, hint
-    except (pd.errors.OutOfBoundsDatetime, OverflowError):
-        lo, hi = pd.Timestamp.min, pd.Timestamp.max
-        out_of_range = s.notna() & ((s < lo) | (s > hi))
-        kept = s.where(~out_of_range).astype("datetime64[ns]")
-        if bad is not None and bool(bad.any()):
-            return kept, bad, rule, hint
-        return kept, out_of_range, _OUT_OF_RANGE_RULE, _OUT_OF_RANGE_HINT
-
-
-def _nat_like(s: pd.Series) -> pd.Series:
-    return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]", name=s.name)
-
-
-def _is_aware(s: pd.Series) -> pd.Series:
-    """Which values carry a UTC offset (aware datetimes or strings ending in one)."""
-    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-        return s.str.contains(_OFFSET_RE, regex=True, na=False).astype(bool)
-    return pd.Series([_scalar_is_aware(v) for v in s], index=s.index, dtype=bool)
-
-
-def _scalar_is_aware(v: object) -> bool:
-    if isinstance(v, _dt.datetime):
-        return v.tzinfo is not None and v.utcoffset() is not None
-    if isinstance(v, str):
-        return _OFFSET.search(v.strip()) is not None
-    return False
-
-
-def _parse_datetimes(s: pd.Series) -> pd.Series:
-    """Parse text or objects as UTC; ISO 8601 first, then per-value for the rest."""
-    parsed = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
-    retry = s.notna() & parsed.isna()
-    if bool(retry.any()):
-        again = pd.to_datetime(s[retry], utc=True, errors="coerce", format="mixed")
-        parsed = parsed.astype(again.dtype) if parsed.dtype != again.dtype else parsed
-        parsed = parsed.where(~retry, again.reindex(s.index))
-    return parsed
+def _format_hint(table: str, column: str, bad: pd.Series) -> str:
+    examples = [str(v) for v in bad.head(50)]
+    guess = suggest_format(examples)
+    fmt = guess if guess else "'%d/%m/%Y %H:%M'"
+    option = f"formats={{{table!r}: {{{column!r}: {fmt.split(' (')[0]}}}}}"
+    also = f"; these look like {guess}" if guess else ""
+    return (f"write them as ISO 8601 text such as {ISO_EXAMPLES}, or give the format they are written in with "
+            f"{option} (or in mapping=){also}")
 
 
 _COERCERS: dict[str, Callable[[pd.Series], Coerced]] = {
     "id": _coerce_text,
     "str": _coerce_text,
-    "datetime": _coerce_datetime,
     "float": _coerce_float,
     "int": _coerce_float,
     "bool": _coerce_bool,

@@ -2,9 +2,10 @@
 
 One :class:`pandera.pandas.DataFrameSchema` per table checks, for the columns
 that are present: the internal dtype, nullability, ``min_value`` bounds,
-non-empty text, whole numbers for counts, known opportunity stages, and the
-table rules that tie columns together (``due_at`` not before ``issued_at``,
-closed opportunities carry ``closed_at`` and ``won`` ...). Optional columns
+non-empty text, finite numbers (no ``inf``), whole numbers for counts, known
+opportunity stages, and the table rules that tie columns together (``due_at``
+not before ``issued_at``, ``converted_at`` not before ``created_at``, closed
+opportunities carry ``closed_at`` and ``won`` ...). Optional columns
 may be absent; extra columns are allowed.
 
 Key uniqueness and foreign keys are checked with vectorised pandas operations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -122,6 +124,14 @@ def _at_least(bound: float) -> Callable[[pd.Series], pd.Series]:
     return check
 
 
+def _finite(s: pd.Series) -> pd.Series:
+    """No ``inf``/``-inf`` (missing values are the ``nullable`` rule's business)."""
+    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return _passes(s.index)
+    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(~np.isinf(values), index=s.index)
+
+
 def _whole(s: pd.Series) -> pd.Series:
     if not pd.api.types.is_numeric_dtype(s.dtype):
         return _passes(s.index)
@@ -159,6 +169,10 @@ def _column_rules(table: str, col: ColumnSpec, stages: Stages) -> list[_Rule]:
     rules: list[_Rule] = []
     if col.kind in ("id", "str") and not col.nullable:
         rules.append(_Rule(col.name, "must not be empty text", f"fill in {col.name} or leave those rows out", _non_empty))
+    if col.kind in ("float", "int"):
+        rules.append(_Rule(col.name, "must be a finite number (not inf or -inf)",
+                           f"replace the infinite {col.name} values with real ones (or leave them empty where "
+                           "missing values are allowed)", _finite))
     if col.min_value is not None:
         rules.append(_Rule(col.name, f"must be >= {col.min_value:g}",
                            f"{col.name} cannot be negative; check the sign or the export", _at_least(col.min_value)))
@@ -218,6 +232,9 @@ def _table_rules(table: str, stages: Stages) -> list[_Rule]:
             _Rule("paid_at", "paid_at must not be before issued_at (a payment before the invoice is suspicious)",
                   "check the time zones or the export of these payments", _not_before("paid_at", "issued_at")),
         ]
+    if table == "leads":
+        return [_Rule("converted_at", "converted_at must not be before created_at",
+                      "check the time zones or the export of these leads", _not_before("converted_at", "created_at"))]
     if table == "subscriptions":
         return [_Rule("end_at", "end_at must not be before start_at",
                       "check the time zones or swap start_at and end_at", _not_before("end_at", "start_at"))]

@@ -69,46 +69,41 @@ _SNAPSHOT_COLUMNS = ("stage", "amount", "expected_close_at")
 def to_timestamp(as_of: object, name: str = "as_of") -> pd.Timestamp:
     """Normalise a point in time to a timezone-naive UTC nanosecond Timestamp.
 
+    Delegates to the one time parser, :func:`crmml._time.parse_time`, which
+    also parses every timestamp column when tables are loaded.
+
     Parameters
     ----------
     as_of : str, datetime.date, datetime.datetime, numpy.datetime64 or pandas.Timestamp
-        Timezone-aware values are converted to UTC, then made naive; naive
-        values are taken to be UTC already. A date means its midnight.
+        Text must be ISO 8601 (``'2024-01-31'``, ``'2024-01-31 09:00'``,
+        ``'2024-01-31T09:00:00+01:00'``); ``'01/02/2025'`` is refused as
+        ambiguous. Timezone-aware values are converted to UTC, then made
+        naive; naive values are taken to be UTC already. A date means its
+        midnight.
     name : str
         Parameter name used in the error message.
 
     Returns
     -------
     pandas.Timestamp
+        Within 1677-09-21 00:12:43.145224193 .. 2262-04-11 23:47:16.854775807
+        (the range of ``datetime64[ns]``).
 
     Raises
     ------
     ParameterError
-        When ``as_of`` is missing (``None``/``NaT``) or cannot be parsed.
+        When ``as_of`` is missing (``None``/``NaT``), cannot be parsed, is
+        text in a format other than ISO 8601, or is outside the supported
+        range.
 
     Examples
     --------
     >>> to_timestamp("2024-03-01T12:00:00+01:00")
     Timestamp('2024-03-01 11:00:00')
     """
-    ok_types = (str, _dt.date, np.datetime64, pd.Timestamp)
-    ts: pd.Timestamp | None = None
-    if isinstance(as_of, ok_types) and not isinstance(as_of, bool):
-        try:
-            parsed = pd.Timestamp(as_of)
-        except (ValueError, TypeError, OverflowError):
-            parsed = None
-        if parsed is not None and parsed is not pd.NaT and not pd.isna(parsed):
-            ts = parsed
-    if ts is None:
-        raise ParameterError(
-            f"The {name!r} parameter must be a point in time (an ISO date string such as "
-            f"'2024-01-31', a datetime.date/datetime or a pandas.Timestamp). Got {as_of!r} instead. "
-            f"Fix: pass e.g. {name}='2024-01-31'."
-        )
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.as_unit("ns")
+    from crmml._time import parse_time
+
+    return parse_time(as_of, name)
 
 
 # --------------------------------------------------------------------------- view

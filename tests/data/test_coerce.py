@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import valid_frames
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmml.data import load_tables
+from crmml.data import TABLES, load_tables
 from crmml.data._coerce import coerce_table
 from crmml.exceptions import DataContractError
 
@@ -108,9 +109,15 @@ def test_date_only_strings_are_naive_not_offsets() -> None:
     assert out["ts"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31")]
 
 
-def test_non_iso_dates_are_parsed_per_value() -> None:
-    out = _load_tx(_tx(ts=["2024-01-05", "March 3, 2024"]))
-    assert out["ts"].iloc[1] == pd.Timestamp("2024-03-03")
+def test_non_iso_dates_are_refused_with_the_values_and_the_option() -> None:
+    # before: "March 3, 2024" was guessed value by value
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.ts: values are not ISO 8601 timestamps — 1 row fails (e.g. t2 (ts='March 3, 2024')). "
+        "Fix: write them as ISO 8601 text such as '2024-03-01', '2024-03-01 14:30' or '2024-03-01T14:30:00+02:00', "
+        "or give the format they are written in with formats={'transactions': {'ts': '%d/%m/%Y %H:%M'}} "
+        "(or in mapping=)"
+    )):
+        _load_tx(_tx(ts=["2024-01-05", "March 3, 2024"]))
 
 
 def test_numeric_timestamps_are_a_problem() -> None:
@@ -127,7 +134,9 @@ def test_placeholder_far_future_date_is_a_problem() -> None:
         "monthly_value": [1.0, 2.0],
     })
     with pytest.raises(DataContractError, match=re.escape(
-        "subscriptions.end_at: timestamps outside 1677-09-21..2262-04-11 — 1 row fails (e.g. s1 (end_at='9999-12-31'))"
+        "subscriptions.end_at: timestamps outside the supported range 1677-09-21 00:12:43.145224193 to "
+        "2262-04-11 23:47:16.854775807 UTC (inclusive) — 1 row fails (e.g. s1 (end_at='9999-12-31')). "
+        "Fix: leave open-ended dates empty instead of placeholders such as 9999-12-31"
     )):
         load_tables({"subscriptions": subs})
 
@@ -202,7 +211,7 @@ def test_aware_values_equal_their_utc_conversion(values: list[tuple[dt.datetime,
 
 
 def test_duplicate_index_labels_are_handled() -> None:
-    df = _tx(ts=["2024-01-05", "March 3, 2024"], transaction_id=[1.0, 2.0]).set_axis([7, 7])
+    df = _tx(ts=["2024-01-05T00:00Z", "2024-03-03T01:00+01:00"], transaction_id=[1.0, 2.0]).set_axis([7, 7])
     out = _load_tx(df)
     assert out["ts"].tolist() == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-03-03")]
     assert out["transaction_id"].tolist() == ["1", "2"]
@@ -213,16 +222,17 @@ def test_duplicate_index_labels_are_handled() -> None:
     ("text", "aware"),
     [
         ("2024-01-01", False), ("2024-01-01 10:00", False), ("2024-01-01T10:00:00.123", False),
-        ("2024-01-01T10:00:00Z", True), ("2024-01-01Z", True), ("2024-01-01 10:00 UTC", True),
-        ("2024-01-01T10:00:00+0530", True), ("2024-01-01T10:00:00.5-03:00", True),
+        ("2024-01-01T10:00:00Z", True), ("2024-01-01 10:00 UTC", True), ("2024-01-01T10:00:00+0530", True),
+        ("2024-01-01T10:00:00.5-03:00", True), ("2024-01-01T10:00+05", True), ("2024-01-01t10:00z", True),
     ],
 )
 def test_offset_detection(text: str, aware: bool) -> None:
-    from crmml.data._coerce import _is_aware
+    from crmml._time import normalise_iso, parse_times
 
-    as_str = _is_aware(pd.Series([text], dtype="str"))
-    as_obj = _is_aware(pd.Series([text], dtype=object))
-    assert as_str.tolist() == as_obj.tolist() == [aware]
+    assert normalise_iso(text) is not None and normalise_iso(text)[1] is aware
+    for dtype in ("str", object):
+        out = parse_times(pd.Series([text, "2024-06-01"], dtype=dtype))
+        assert [f.kind for f in out.failures] == (["mixed"] if aware else [])
 
 
 def test_other_string_dtypes_become_the_default_one() -> None:
@@ -230,3 +240,114 @@ def test_other_string_dtypes_become_the_default_one() -> None:
     expected = pd.Series(["c1"], dtype="str").dtype
     assert res.frame["customer_id"].dtype == expected
     assert res.frame["customer_id"].iloc[0] == "c1" and pd.isna(res.frame["customer_id"].iloc[1])
+
+
+# ---------------------------------------------------------- non-finite numbers
+_NUMBER_COLUMNS = [(t, c.name) for t, spec in TABLES.items() for c in spec.columns if c.kind in ("float", "int")]
+_NOT_FINITE = "values are not finite numbers (inf, -inf, or too large for float64 such as 1e400)"
+
+
+@pytest.mark.parametrize(("table", "column"), _NUMBER_COLUMNS, ids=lambda v: str(v))
+@pytest.mark.parametrize("value", [np.inf, -np.inf, "inf", "-Infinity", "1e400", 10**400])
+def test_non_finite_numbers_are_refused_in_every_number_column(table: str, column: str, value: object) -> None:
+    # before: inf, -inf, 'inf' and '1e400' loaded as numbers
+    frame = valid_frames()[table]
+    values = frame[column].astype(object) if column in frame.columns else pd.Series([1.0] * len(frame), dtype=object)
+    values.iloc[0] = value
+    with pytest.raises(DataContractError, match=re.escape(f"{table}.{column}: {_NOT_FINITE} — 1 row fails")):
+        load_tables({table: frame.assign(**{column: values})})
+
+
+def test_a_float64_column_with_inf_is_refused() -> None:
+    with pytest.raises(DataContractError, match=re.escape(
+        f"transactions.cost: {_NOT_FINITE} — 1 row fails (e.g. t2 (cost=-inf)). Fix: replace them with the real "
+        "values; leave unknown values empty where the column allows missing values"
+    )):
+        _load_tx(_tx(cost=[1.0, -np.inf]))
+
+
+@pytest.mark.parametrize("text", ["", " ", "NA", "null", "NaN", "nan", "None", "N/A"])
+def test_missing_spellings_in_number_columns_are_missing(text: str) -> None:
+    out = _load_tx(_tx(cost=[text, "2.5"]))
+    assert np.isnan(out["cost"].iloc[0]) and out["cost"].iloc[1] == 2.5
+    with pytest.raises(DataContractError, match=r"transactions\.amount: must not be missing — 1 row fails"):
+        _load_tx(_tx(amount=[text, "2.5"]))
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    (True, "values are true/false, not numbers"),
+    (pd.Timestamp("2024-01-01"), "values are timestamps, not numbers"),
+    (dt.date(2024, 1, 1), "values are timestamps, not numbers"),
+    ("12 EUR", "values are not numbers"),
+    (object(), "values are not numbers"),
+])
+def test_odd_values_in_number_columns(value: object, rule: str) -> None:
+    with pytest.raises(DataContractError, match=re.escape(f"transactions.amount: {rule} — 1 row fails (e.g. t1")):
+        _load_tx(_tx(amount=pd.Series([value, 2.0], dtype=object)))
+
+
+def test_a_datetime_column_mapped_onto_a_number_column() -> None:
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.amount: values are timestamps, not numbers — 2 rows fail")):
+        _load_tx(_tx(amount=pd.to_datetime(["2024-01-01", "2024-01-02"])))
+
+
+# ------------------------------------------------------------- time columns
+def test_epoch_numbers_mixed_with_text_are_refused() -> None:
+    # before: 1700000000 became 1970-01-01 00:00:01.7
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.ts: values are numbers or true/false, not timestamps — 1 row fails (e.g. t1 (ts=1700000000)). "
+        "Fix: convert epoch numbers first"
+    )):
+        _load_tx(_tx(ts=pd.Series([1_700_000_000, "2024-01-01"], dtype=object)))
+
+
+@pytest.mark.parametrize("values", [["03/04/2024", "31/12/2024"], ["now", "2024-01-01"], ["today", "14:30"]])
+def test_guessable_time_text_is_refused(values: list[str]) -> None:
+    # before: read month-first and day-first in one column; 'now', 'today', '14:30' became today's date
+    with pytest.raises(DataContractError, match=r"transactions\.ts: values are not ISO 8601 timestamps"):
+        _load_tx(_tx(ts=values))
+
+
+def test_hour_only_offset_mixed_with_naive_values() -> None:
+    # before: '+05' was not recognised as an offset, so the mix was not noticed
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.ts: timestamps mix values with a UTC offset (1) and values without (1)"
+    )):
+        _load_tx(_tx(ts=["2024-01-01T10:00+05", "2024-01-01 10:00"]))
+
+
+def test_invalid_calendar_dates_are_named() -> None:
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.ts: values are not valid dates or times (e.g. February 30, month 13, hour 25) — 1 row fails "
+        "(e.g. t1 (ts='2024-02-30'))"
+    )):
+        _load_tx(_tx(ts=["2024-02-30", "2024-01-01"]))
+
+
+def test_lower_bound_is_exact_in_columns() -> None:
+    out = _load_tx(_tx(ts=["1677-09-21 00:12:43.145224193", "2262-04-11 23:47:16.854775807"]))
+    assert out["ts"].tolist() == [pd.Timestamp.min, pd.Timestamp.max]
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.ts: timestamps outside the supported range 1677-09-21 00:12:43.145224193 to "
+        "2262-04-11 23:47:16.854775807 UTC (inclusive) — 1 row fails (e.g. t1 (ts='1677-09-21'))"
+    )):
+        _load_tx(_tx(ts=["1677-09-21", "2024-01-01"]))
+
+
+def test_time_values_of_every_kind_in_one_object_column() -> None:
+    values = pd.Series([dt.date(2024, 1, 1), "2024-01-02 10:00"], dtype=object)
+    assert _load_tx(_tx(ts=values))["ts"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02 10:00")]
+    values = pd.Series([np.datetime64("2024-01-01T05:00"), pd.Timestamp("2024-01-02")], dtype=object)
+    assert _load_tx(_tx(ts=values))["ts"].tolist() == [pd.Timestamp("2024-01-01 05:00"), pd.Timestamp("2024-01-02")]
+
+
+def test_text_ids_that_spell_missing_stay_text() -> None:
+    out = _load_tx(_tx(transaction_id=["NA", "None"], customer_id=["null", "nan"]))
+    assert out["transaction_id"].tolist() == ["NA", "None"] and out["customer_id"].tolist() == ["null", "nan"]
+
+
+@pytest.mark.parametrize("text", ["NA", "null", ""])
+def test_missing_spellings_in_won(text: str) -> None:
+    res = coerce_table("opportunities", pd.DataFrame({"won": pd.Series([True, text], dtype=object)}))
+    assert res.problems == [] and res.frame["won"].tolist() == [True, pd.NA]

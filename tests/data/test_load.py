@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from crmml.data import TABLE_NAMES, CRMTables, load_tables, read_table
-from crmml.exceptions import DataContractError
+from crmml.exceptions import DataContractError, ParameterError
 
 
 def test_every_table_loads_from_a_dict(frames: dict[str, pd.DataFrame]) -> None:
@@ -135,9 +135,21 @@ def test_two_files_for_one_table(tmp_path: Path, frames: dict[str, pd.DataFrame]
         load_tables(tmp_path)
 
 
-def test_missing_folder() -> None:
-    with pytest.raises(FileNotFoundError, match="is not a folder of table files"):
+def test_missing_folder_is_a_data_contract_error() -> None:
+    # before: FileNotFoundError, which the CLI maps to exit 4 instead of 3
+    with pytest.raises(DataContractError, match=re.escape(
+        "(folder): '/nonexistent/crm/export' does not exist. Fix: pass the folder that holds the table files"
+    )):
         load_tables("/nonexistent/crm/export")
+
+
+def test_a_file_instead_of_a_folder(tmp_path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    frames["customers"].to_csv(tmp_path / "customers.csv", index=False)
+    with pytest.raises(DataContractError, match=re.escape(
+        f"(folder): {str(tmp_path / 'customers.csv')!r} is not a folder. Fix: pass the folder that holds the "
+        "table files, or a dict {table name: DataFrame}"
+    )):
+        load_tables(tmp_path / "customers.csv")
 
 
 def test_dict_value_not_a_frame() -> None:
@@ -152,3 +164,24 @@ def test_source_of_wrong_type() -> None:
 
 def test_crmtables_type_is_returned(frames: dict[str, pd.DataFrame]) -> None:
     assert isinstance(load_tables(frames, tables=["customers"]), CRMTables)
+
+
+def test_tables_of_wrong_type(frames: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(ParameterError, match=re.escape(
+        "The 'tables' parameter must be a table name or a list of table names such as "
+        "['customers', 'transactions']. Got 3 instead."
+    )):
+        load_tables(frames, tables=3)  # type: ignore[arg-type]
+
+
+def test_read_table_with_an_unknown_table_name(tmp_path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    frames["customers"].to_csv(tmp_path / "customers.csv", index=False)
+    with pytest.raises(DataContractError, match=r"customer: unknown table name in read_table\(table=\)"):
+        read_table(tmp_path / "customers.csv", table="customer")
+
+
+def test_coerce_table_takes_formats() -> None:
+    from crmml.data._coerce import coerce_table
+
+    res = coerce_table("customers", pd.DataFrame({"signup_at": ["31.12.2024"]}), {"signup_at": "%d.%m.%Y"})
+    assert res.problems == [] and res.frame["signup_at"].tolist() == [pd.Timestamp("2024-12-31")]

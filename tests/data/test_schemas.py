@@ -23,7 +23,7 @@ def test_schema_columns_follow_the_contract(name: str) -> None:
 
 def test_min_value_becomes_a_check() -> None:
     checks = table_schema("subscriptions").columns["monthly_value"].checks
-    assert [c.error for c in checks] == ["must be >= 0"]
+    assert [c.error for c in checks] == ["must be a finite number (not inf or -inf)", "must be >= 0"]
 
 
 def test_stage_check_lists_the_configured_stages() -> None:

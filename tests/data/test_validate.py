@@ -291,3 +291,93 @@ def test_wrong_won_dtype_handed_to_validate_tables(frames: dict[str, pd.DataFram
         r"  - opportunities\.won: expected pandas 'boolean' \(True/False/missing\), got dtype (str|object)\. "
     )):
         validate_tables(broken)
+
+
+# ------------------------------------------------------------ contradictions
+def test_lead_converted_before_created(frames: dict[str, pd.DataFrame]) -> None:
+    leads = frames["leads"].assign(converted_at=["2022-12-31", None])
+    with pytest.raises(DataContractError, match=re.escape(
+        "leads.converted_at: converted_at must not be before created_at — 1 row fails (e.g. L1). "
+        "Fix: check the time zones or the export of these leads"
+    )):
+        _load({"leads": leads})
+
+
+def test_lead_event_before_its_lead_was_created(frames: dict[str, pd.DataFrame]) -> None:
+    events = frames["lead_events"].assign(ts=["2022-12-31 23:00", "2023-01-03", "2023-01-14"])
+    assert _problems({"leads": frames["leads"], "lead_events": events}) == [
+        "lead_events.ts: ts must not be before the lead's leads.created_at — 2 rows fail "
+        "(e.g. L1 (ts 2022-12-31 23:00:00 < created_at 2023-01-01), L2 (ts 2023-01-14 < created_at 2023-01-15)). "
+        "Fix: check the time zones or the export; an event cannot happen before its lead was created"
+    ]
+    _load({"lead_events": events})  # without leads there is nothing to compare with
+
+
+def test_history_row_before_its_opportunity_was_created(frames: dict[str, pd.DataFrame]) -> None:
+    hist = frames["opportunity_history"].assign(ts=["2023-01-09", "2023-02-01", "2023-02-10", "2023-03-10"])
+    assert _problems({"opportunities": frames["opportunities"], "opportunity_history": hist}) == [
+        "opportunity_history.ts: ts must not be before the opportunity's opportunities.created_at — 1 row fails "
+        "(e.g. o1 (ts 2023-01-09 < created_at 2023-01-10)). "
+        "Fix: check the time zones or the export; an event cannot happen before its opportunity was created"
+    ]
+
+
+def test_latest_history_stage_contradicts_won(frames: dict[str, pd.DataFrame]) -> None:
+    opp = frames["opportunities"].assign(stage=["closed_lost", "closed_won", "proposal"], won=[False, True, None])
+    hist = frames["opportunity_history"].assign(stage=["qualification", "closed_won", "closed_lost", "proposal"])
+    assert _problems({"opportunities": opp, "opportunity_history": hist}) == [
+        "opportunities.won: won must agree with the latest opportunity_history stage (closed_won means True, "
+        "closed_lost means False) — 2 rows fail (e.g. o1 (won=False, latest stage 'closed_won'), "
+        "o2 (won=True, latest stage 'closed_lost')). Fix: correct won, or the history "
+        "(a reopened deal needs a history row for the stage it is in now)"
+    ]
+
+
+def test_latest_history_stage_is_taken_by_time_not_by_row_order(frames: dict[str, pd.DataFrame]) -> None:
+    hist = frames["opportunity_history"].iloc[[1, 0, 2, 3]]  # o1's closed_won row first in the file
+    assert _load({"opportunities": frames["opportunities"], "opportunity_history": hist}).present() == (
+        "opportunities", "opportunity_history")
+    custom = ["lead", "demo", "won", "lost"]
+    opp = frames["opportunities"].assign(stage=["won", "lost", "demo"], won=[True, True, None])
+    hist = frames["opportunity_history"].assign(stage=["lead", "won", "lost", "demo"])
+    problems = _problems({"opportunities": opp, "opportunity_history": hist}, stages=custom)
+    assert any("won must agree with the latest opportunity_history stage (won means True, lost means False) "
+               "— 1 row fails (e.g. o2 (won=True, latest stage 'lost'))" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", ["lead_events", "opportunity_history", "interactions"])
+def test_exact_duplicate_rows_are_refused(frames: dict[str, pd.DataFrame], name: str) -> None:
+    frame = frames[name]
+    if name == "interactions":
+        frame = frame.drop(columns="interaction_id")
+    doubled = pd.concat([frame, frame.iloc[[0]]], ignore_index=True)
+    key_hint = " (or give each row an interaction_id)" if name == "interactions" else ""
+    entity = str(frame.iloc[0][{"lead_events": "lead_id", "opportunity_history": "opportunity_id",
+                                "interactions": "customer_id"}[name]])
+    assert _problems({name: doubled}) == [
+        f"{name}: rows must not be exact copies of each other (every column equal; usually a double export) — "
+        f"2 rows fail (e.g. {entity}). Fix: remove the copies, e.g. df.drop_duplicates(); if the events "
+        f"really happened twice, record them with distinct times{key_hint}"
+    ]
+
+
+def test_same_entity_and_time_but_different_rows_are_fine(frames: dict[str, pd.DataFrame]) -> None:
+    events = frames["lead_events"].assign(ts=["2023-01-02", "2023-01-02", "2023-01-16"])
+    assert len(_load({"lead_events": events}).lead_events) == 3
+
+
+def test_interactions_with_an_id_use_the_key_rule_only(frames: dict[str, pd.DataFrame]) -> None:
+    inter = pd.concat([frames["interactions"], frames["interactions"].iloc[[0]]], ignore_index=True)
+    assert _problems({"interactions": inter}) == [
+        "interactions.interaction_id: key values must be unique — 2 rows fail (e.g. i1). "
+        "Fix: each interaction_id may appear once; remove or merge the duplicate rows"
+    ]
+
+
+def test_infinite_numbers_handed_to_validate_tables(frames: dict[str, pd.DataFrame]) -> None:
+    tables = _load(frames, tables=["transactions"])
+    broken = tables.replace(transactions=tables.transactions.assign(amount=[1.0, float("inf"), 2.0, 3.0]))
+    with pytest.raises(DataContractError, match=re.escape(
+        "transactions.amount: must be a finite number (not inf or -inf) — 1 row fails (e.g. t2)"
+    )):
+        validate_tables(broken)
