@@ -25,6 +25,7 @@ __all__ = [
     "ArtifactError",
     "IncompatibleArtifactError",
     "TamperedArtifactError",
+    "ModelNotFoundError",
     "OutputError",
     "TrackingError",
 ]
@@ -149,6 +150,11 @@ class IncompatibleArtifactError(ArtifactError):
 
 class TamperedArtifactError(ArtifactError):
     """The artifact's content does not match its recorded checksum."""
+
+
+class ModelNotFoundError(ArtifactError, FileNotFoundError):
+    """No model where one was asked for: no folder at the path, or no such
+    registered model, version, alias or run in the MLflow store."""
 
 
 class OutputError(CrmmlError, OSError):

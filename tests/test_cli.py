@@ -51,9 +51,18 @@ def test_missing_model_exits_4(world_dir, tmp_path, capsys):
 
 def test_bad_parameter_exits_5(world_dir, capsys):
     rc = main(["train", "clv", "--data", str(world_dir), "--no-mlflow", "--holdout-days", "0",
-               "--horizon-days", "-5"])
+               "--as-of", "31/31/2025"])
     assert rc == EXIT_PARAM
-    assert "The 'horizon_days' parameter of CLVModel" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "The '--as-of' parameter" in err and "'31/31/2025'" in err
+    assert "loading tables" not in err  # checked before any data is read
+
+
+def test_negative_horizon_is_a_usage_error_naming_the_option(world_dir, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "clv", "--data", str(world_dir), "--no-mlflow", "--horizon-days", "-5"])
+    assert e.value.code == 2
+    assert "argument --horizon-days: must be a number > 0, got '-5'" in capsys.readouterr().err
 
 
 def test_usage_error_exits_2():
@@ -95,4 +104,5 @@ def test_no_event_table_and_no_as_of_exits_3(tmp_path, capsys):
     (d / "customers.csv").write_text("customer_id,signup_at\na,2024-01-01\n")
     rc = main(["train", "clv", "--data", str(d), "--no-mlflow"])
     assert rc == EXIT_DATA
-    assert "pass --as-of YYYY-MM-DD" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "choosing the default as_of" in err and "--as-of" in err

@@ -50,7 +50,11 @@ def test_pyfunc_predict_takes_the_feature_frame(tracked, fitted_clv, b2c_world):
     expected = model.predict_features(feats.head(20)).reset_index()
     pd.testing.assert_frame_equal(out.reset_index(drop=True), expected, check_dtype=False)
     sig = pyfunc.metadata.signature
-    assert sig.inputs.input_names() == list(model.feature_schema())
+    # No input schema: MLflow's own enforcement would echo the frame (ids included) in its errors;
+    # crmml's wrapper enforces the feature schema, which the model's metadata records.
+    assert sig.inputs is None
+    assert sig.outputs.input_names() == list(model.output_schema())
+    assert pyfunc.metadata.metadata["crmml"]["feature_schema"] == model.feature_schema()
 
 
 def test_run_logs_fingerprint_card_and_no_personal_data(tracked, b2c_world):
@@ -69,8 +73,15 @@ def test_run_logs_fingerprint_card_and_no_personal_data(tracked, b2c_world):
     assert fp["tables"]["transactions"]["rows"] == int((tx["ts"] < as_of).sum())
     assert fp["tables"]["transactions"]["rows_supplied"] == len(tx)
     assert pd.Timestamp(fp["tables"]["transactions"]["time_max"]) < as_of
+    # event times are logged as days only: an exact timestamp can single out a customer
+    for entry in fp["tables"].values():
+        for key in ("time_min", "time_max"):
+            if key in entry:
+                assert len(entry[key]) == 10 and str(pd.Timestamp(entry[key]).date()) == entry[key], entry
     card = open(f"{local}/model_card.md").read()
     assert "## Intended use" in card and "## Limits" in card and "bgnbd.r" in card
+    tx_line = next(line for line in card.splitlines() if line.startswith("| transactions |"))
+    assert fp["tables"]["transactions"]["time_max"] in tx_line and ":" not in tx_line  # no time of day
     # No customer id appears anywhere in what was logged (only counts, ranges and hashes).
     ids = set(b2c_world.tables.customers["customer_id"].astype(str).head(200))
     import pathlib
@@ -99,9 +110,22 @@ def test_fingerprint_changes_with_content(b2c_world):
     assert a["tables"]["customers"]["sha256"] == b["tables"]["customers"]["sha256"]
 
 
-def test_tracking_uri_precedence(monkeypatch):
+def test_tracking_uri_precedence(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert resolve_tracking_uri() == "sqlite:///mlflow.db"
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path}/mlflow.db"  # sqlite:///mlflow.db, made absolute
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert resolve_tracking_uri() == "http://127.0.0.1:5000"
-    assert resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
+    assert resolve_tracking_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
+
+
+def test_relative_sqlite_store_follows_the_working_directory(monkeypatch, tmp_path):
+    # MLflow caches one engine per URI string: a relative URI would stick to the first directory.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = resolve_tracking_uri("sqlite:///mlflow.db")
+    monkeypatch.chdir(tmp_path / "b")
+    assert resolve_tracking_uri("sqlite:///mlflow.db") != first
+    assert resolve_tracking_uri("sqlite:///mlflow.db?timeout=5") == f"sqlite:///{tmp_path}/b/mlflow.db?timeout=5"

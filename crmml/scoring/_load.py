@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from crmml._artifact import MANIFEST, read_artifact
-from crmml.exceptions import ArtifactError, CrmmlError, IncompatibleArtifactError
+from crmml.exceptions import ArtifactError, CrmmlError, IncompatibleArtifactError, ModelNotFoundError
+from crmml.scoring._mlflow import download_model, is_mlflow_uri
 from crmml.scoring._registry import scorer_class
 
 __all__ = ["load_scorer", "load_local_scorer", "find_artifact_dir"]
-
-_MLFLOW_URI = re.compile(r"^(models|runs|mlflow-artifacts|dbfs|s3|gs|wasbs|https?):/")
-
 
 def _subdirs(folder: Path) -> list[Path]:
     """Sub-folders of ``folder``, sorted, symbolic links not followed."""
@@ -47,7 +44,7 @@ def find_artifact_dir(path: str | os.PathLike[str]) -> Path:
                 "pass one of them."
             )
     if not root.exists():
-        raise FileNotFoundError(
+        raise ModelNotFoundError(
             f"No model at {str(root)!r}. Pass a directory written by Scorer.save() or an MLflow URI "
             "such as 'models:/crmml-clv@champion'."
         )
@@ -71,7 +68,7 @@ def load_local_scorer(path: str | os.PathLike[str], *, kind: str | None = None) 
         (``KeyError``, ``TypeError`` ...) or another crmml error is reported
         as :class:`~crmml.exceptions.IncompatibleArtifactError` too, the
         original chained: loading untrusted files raises nothing else.
-    FileNotFoundError
+    ModelNotFoundError
         ``path`` does not exist.
     """
     art = find_artifact_dir(path)
@@ -91,7 +88,7 @@ def load_local_scorer(path: str | os.PathLike[str], *, kind: str | None = None) 
         ) from exc
 
 
-def load_scorer(uri: str | os.PathLike[str], *, kind: str | None = None) -> Any:
+def load_scorer(uri: str | os.PathLike[str], *, kind: str | None = None, tracking_uri: str | None = None) -> Any:
     """Load a fitted crmml scorer.
 
     Parameters
@@ -104,11 +101,25 @@ def load_scorer(uri: str | os.PathLike[str], *, kind: str | None = None) -> Any:
     kind : str, optional
         Expected model kind (``"clv"``); a different kind raises
         :class:`~crmml.exceptions.IncompatibleArtifactError`.
+    tracking_uri : str, optional
+        MLflow store for ``models:/`` and ``runs:/`` URIs (default:
+        ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``). Loading never
+        creates a store: a local store that does not exist is an error.
 
     Returns
     -------
     Scorer
         The model, rebuilt by crmml's installed code from JSON/text files.
+
+    Raises
+    ------
+    ModelNotFoundError
+        Nothing at ``uri`` (no folder; no such registered model, version,
+        alias or run).
+    IncompatibleArtifactError, TamperedArtifactError
+        The artifact is malformed or was modified.
+    TrackingError
+        The MLflow store is missing, unreachable or failing.
 
     Examples
     --------
@@ -117,9 +128,6 @@ def load_scorer(uri: str | os.PathLike[str], *, kind: str | None = None) -> Any:
     >>> scorer.score(tables, as_of="2025-12-01").head()               # doctest: +SKIP
     """
     text = os.fspath(uri)
-    if _MLFLOW_URI.match(text):
-        import mlflow.artifacts
-
-        local = mlflow.artifacts.download_artifacts(artifact_uri=text)
-        return load_local_scorer(local, kind=kind)
+    if is_mlflow_uri(text):
+        return load_local_scorer(download_model(text, tracking_uri=tracking_uri), kind=kind)
     return load_local_scorer(text, kind=kind)
