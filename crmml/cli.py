@@ -272,10 +272,7 @@ def _load(path: str, tables: Sequence[str] | None = None) -> Any:
 
     _check_data(path)
     with _step(f"loading tables from {path}"):
-        try:
-            t = load_tables(path, tables=tables)
-        except FileNotFoundError as exc:  # raced away, or an older load_tables
-            raise _no_data(path, f"cannot be read ({exc})") from exc
+        t = load_tables(path, tables=tables)
     _err("  " + ", ".join(f"{n}: {k:,}" for n, k in t.n_rows().items()))
     return t
 

@@ -28,7 +28,7 @@ from scipy import optimize
 
 from crmml._payload import Payload
 from crmml._validation import Interval, read_hyperparameters, validate_params
-from crmml.exceptions import ConvergenceError, DataContractError, NotFittedError, ParameterError, Problem
+from crmml.exceptions import ConvergenceError, DataContractError, NotFittedError, Problem
 
 WARM_START_ROWS = 50_000
 

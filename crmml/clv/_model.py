@@ -14,7 +14,6 @@ contract value over the horizon given the tenure survived so far.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping

@@ -47,7 +47,6 @@ def _log_integral(
     a_ge_b = alpha >= beta
     M = max(alpha, beta)
     D = abs(alpha - beta)
-    c = r + s + x
     e = np.full(n, s + 1.0) if a_ge_b else r + x
     Mtx = M + tx
     u = D / Mtx

@@ -83,7 +83,6 @@ def customer_features(
     view = as_of_view(tables, ts)
     cust = view.customers.sort_values("customer_id", kind="stable")
     index = pd.Index(cust["customer_id"], name="customer_id")
-    n = len(index)
     now = ts.value / 86_400e9
     cols: dict[str, object] = {"tenure_days": now - days(cust["signup_at"])}
     for c in ("country", "channel", "industry"):

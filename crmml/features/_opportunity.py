@@ -64,7 +64,6 @@ def opportunity_features(
     allopp = view.opportunities
     opp = allopp.loc[allopp["closed_at"].isna().to_numpy()].sort_values("opportunity_id", kind="stable")
     index = pd.Index(opp["opportunity_id"], name="opportunity_id")
-    n = len(index)
     now = ts.value / 86_400e9
     stage_pos = {s: i for i, s in enumerate(open_stages)}
 

@@ -37,7 +37,6 @@ References
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from crmml.exceptions import ArtifactError, CrmmlError, ModelNotFoundError, ParameterError, TrackingError
+from crmml.exceptions import CrmmlError, ModelNotFoundError, ParameterError, TrackingError
 
 __all__ = [
     "DEFAULT_TRACKING_URI",

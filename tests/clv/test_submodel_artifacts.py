@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from artifact_mutation import json_values, mutate_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,38 +160,7 @@ def test_old_artifacts_with_integral_float_max_iter_still_load(fitted):
     assert _load(type(fitted), d).max_iter == 1000
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
-    | st.sampled_from([0, -1, 1e-300, 1e300, 10**400, "NaN"]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=6,
-)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-def _mutate(draw, doc):
-    doc = copy.deepcopy(doc)
-    path = draw(st.sampled_from([p for p in _paths(doc) if p]))
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    action = draw(st.sampled_from(["replace", "delete", "add"]))
-    if action == "delete" and isinstance(parent, dict):
-        del parent[path[-1]]
-    elif action == "add" and isinstance(parent, dict):
-        parent[draw(st.text(max_size=8))] = draw(JSON_VALUES)
-    else:
-        parent[path[-1]] = draw(JSON_VALUES)
-    return doc
+JSON_VALUES = json_values(extra=[0, -1, 1e-300, 1e300, 10**400, "NaN"])
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
@@ -200,7 +170,7 @@ def test_randomly_mutated_model_json_loads_a_valid_model_or_raises_an_artifact_e
     if cls not in _DUMPS:
         _DUMPS[cls] = _dumped(_fit(cls))
     base = _DUMPS[cls]
-    raw = json.dumps(_mutate(data.draw, base)).encode()  # NaN/Infinity floats are written as literals
+    raw = json.dumps(mutate_json(data.draw, base, JSON_VALUES)).encode()  # NaN/Infinity floats are written as literals
     try:
         model = cls.from_dict(Payload.parse(raw, source="model.json"))
     except ArtifactError:

@@ -4,13 +4,13 @@ Artifacts are untrusted input: names, sizes and every manifest field are
 checked before a file is read, and anything wrong is an ArtifactError.
 """
 
-import copy
 import hashlib
 import json
 import os
 import re
 
 import pytest
+from artifact_mutation import json_values, mutate_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +24,11 @@ from crmml._artifact import (
     read_manifest,
     write_artifact,
 )
-from crmml.exceptions import ArtifactError, IncompatibleArtifactError, TamperedArtifactError
+from crmml.exceptions import (
+    ArtifactError,
+    IncompatibleArtifactError,
+    TamperedArtifactError,
+)
 
 MODEL_JSON = {"a": 1.5, "b": [1, 2]}
 
@@ -358,41 +362,8 @@ def test_manifest_that_is_not_utf8_is_incompatible(tmp_path):
 
 
 # ---------------------------------------------------------------- random mutations
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-    | st.sampled_from(["../x", "/etc/hostname", "model.json", "0" * 64, "crmml-model", "clv"])
-    | st.sampled_from([0, 1, 2, 3, -1, 2**31, 10**300]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
-    max_leaves=8,
-)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-def mutate_json(draw, doc):
-    """Replace a random node by a random JSON value, delete a key, or add one."""
-    doc = copy.deepcopy(doc)
-    paths = [p for p in _paths(doc) if p]
-    path = draw(st.sampled_from(paths))
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    action = draw(st.sampled_from(["replace", "delete", "add"]))
-    if action == "delete" and isinstance(parent, dict):
-        del parent[path[-1]]
-    elif action == "add" and isinstance(parent, dict):
-        parent[draw(st.text(max_size=12))] = draw(JSON_VALUES)
-    else:
-        parent[path[-1]] = draw(JSON_VALUES)
-    return doc
+JSON_VALUES = json_values(extra=["../x", "/etc/hostname", "model.json", "0" * 64, "crmml-model", "clv",
+                                 0, 1, 2, 3, -1, 2**31, 10**300], text_size=12, max_leaves=8)
 
 
 @pytest.fixture(scope="module")
@@ -405,7 +376,7 @@ def valid_artifact(tmp_path_factory):
 @given(data=st.data())
 def test_randomly_mutated_manifest_loads_or_raises_an_artifact_error(valid_artifact, data):
     path, valid = valid_artifact
-    mutated = mutate_json(data.draw, valid)
+    mutated = mutate_json(data.draw, valid, JSON_VALUES)
     (path / MANIFEST).write_text(json.dumps(mutated))  # NaN/Infinity are written as literals here
     try:
         manifest, files = read_artifact(path)

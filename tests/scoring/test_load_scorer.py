@@ -4,7 +4,6 @@ Artifacts are untrusted: only crmml's registry picks code, and a model that cann
 from its files is an IncompatibleArtifactError, never a KeyError or TypeError.
 """
 
-import copy
 import hashlib
 import importlib
 import json
@@ -12,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from artifact_mutation import mutate_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,37 +113,12 @@ def test_a_format_1_clv_artifact_loads(tmp_path, fitted_clv, b2c_world):
     assert loaded.score(sample, as_of)["clv"].equals(model.score(sample, as_of)["clv"])
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=6,
-)
-
-
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_randomly_mutated_clv_model_json_loads_or_raises_an_artifact_error(tmp_path_factory, fitted_clv, data):
     model, _ = fitted_clv
-    doc = json.loads(json.dumps(model.to_dict()))
-    path = data.draw(st.sampled_from([p for p in _paths(doc) if p]))
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    if data.draw(st.booleans()) and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = data.draw(JSON_VALUES)
-    raw = json.dumps(copy.deepcopy(doc)).encode()  # NaN/Infinity floats are written as literals
+    doc = mutate_json(data.draw, json.loads(json.dumps(model.to_dict())))
+    raw = json.dumps(doc).encode()  # NaN/Infinity floats are written as literals
     folder = tmp_path_factory.mktemp("clv") / "m"
     write_artifact(folder, kind="clv", entity="customer_id", files={"model.json": raw})
     try:
