@@ -42,9 +42,12 @@ class Interval:
     def is_satisfied_by(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return False
-        if self.integer and not float(value).is_integer():
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float range
             return False
-        v = float(value)
+        if self.integer and not v.is_integer():
+            return False
         if math.isnan(v):
             return False
         if self.low is not None:

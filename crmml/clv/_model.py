@@ -795,27 +795,32 @@ def _report_unscored_buyers(t: CRMTables, ts: pd.Timestamp, scored: pd.Index, re
     The population is the ``customers`` table's customers who signed up
     before ``as_of`` (when the table is supplied), else every customer with a
     transaction before ``as_of``. A row needs at least one purchase
-    (``amount >= 0``) before ``as_of``.
+    (``amount >= 0``) before ``as_of``. (Customer ids in ``transactions`` but
+    not in ``customers`` are reported by :func:`~crmml.features.rfm_arrays`.)
+    Scored customers are always part of the population, so equal counts mean
+    nobody is missing: the common case costs two array operations.
     """
     tx = t.transactions
-    before = tx["ts"].to_numpy(dtype="datetime64[ns]") < np.datetime64(ts, "ns")
+    cut = np.datetime64(ts, "ns")
+    before = tx["ts"].to_numpy(dtype="datetime64[ns]") < cut
     ids = tx["customer_id"].to_numpy(dtype=object)[before]
-    amount = tx["amount"].to_numpy(dtype="float64", na_value=np.nan)[before]
-    known = pd.notna(ids)
-    has_tx = pd.Index(pd.unique(ids[known]))
-    has_buy = pd.Index(pd.unique(ids[known & (amount >= 0)]))
     if t.customers is not None:
         cust = t.customers
-        signed = cust["signup_at"].to_numpy(dtype="datetime64[ns]") < np.datetime64(ts, "ns")
-        universe = pd.Index(cust["customer_id"].to_numpy(dtype=object)[signed])
-        report.add_entities("customers", "customer_id in transactions but not in the customers table "
-                            "(their transactions are excluded; not scored)",
-                            has_tx.difference(pd.Index(cust["customer_id"].to_numpy(dtype=object))))
+        universe_ids = cust["customer_id"].to_numpy(dtype=object)[
+            cust["signup_at"].to_numpy(dtype="datetime64[ns]") < cut]
+        if len(universe_ids) == len(scored):
+            return
+        universe = pd.Index(universe_ids)
     else:
-        universe = has_tx
+        universe = pd.Index(pd.unique(ids[pd.notna(ids)]))
+        if len(universe) == len(scored):
+            return
     missing = universe.difference(pd.Index(scored.to_numpy(dtype=object)))
     if not len(missing):
         return
+    amount = tx["amount"].to_numpy(dtype="float64", na_value=np.nan)[before]
+    has_tx = pd.Index(pd.unique(ids[pd.notna(ids)]))
+    has_buy = pd.Index(pd.unique(ids[pd.notna(ids) & (amount >= 0)]))
     no_tx = missing.difference(has_tx)
     refunds_only = missing.intersection(has_tx).difference(has_buy)
     other = missing.difference(no_tx).difference(refunds_only)
@@ -850,3 +855,4 @@ def _read_exclusions(p: Payload) -> list[dict[str, Any]]:
                     "n_rows": e.int_in("n_rows", low=0),
                     "unit": e.str_in("unit", _EXCLUSION_UNITS) if "unit" in e else "rows"})
     return out
+

@@ -240,6 +240,8 @@ def rfm_arrays(
         unknown = ~drop & ~known[safe]
         if unknown.any():
             _count(rep, "customer_id not in customers", transactions, _full(len(t), rows[unknown]))
+            rep.add_entities("customers", "customer_id in transactions but not in the customers table "
+                             "(their transactions are excluded; not scored)", uniques[~known])
         signup = customers["signup_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         su = np.where(known, signup[np.where(known, pos, 0)], nat)
         before = ~drop & ~unknown & (t[rows] < su[safe])
