@@ -483,9 +483,12 @@ def _cmd_score(a: argparse.Namespace, tables: Any | None = None) -> int:
     if as_of is None:
         contractual = getattr(scorer, "business", None) == "contractual"
         as_of = _default_as_of(tables, sources=("subscriptions",) if contractual else ("transactions",))
+    from crmml.data import ExclusionReport
+
+    report = ExclusionReport()
     with _step(f"scoring as of {_day(as_of)}"):
-        scores = scorer.score(tables, as_of)
-    for e in scores.attrs.get("exclusions", []):
+        scores = scorer.score(tables, as_of, report=report)
+    for e in report.to_dict():
         _err(_exclusion(e))
     if a.out:
         with _step(f"writing {len(scores):,} scores to {a.out}"):

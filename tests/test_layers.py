@@ -15,9 +15,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "crmml"
 
 LAYER = {
     "crmml._version": 0, "crmml.exceptions": 0, "crmml._validation": 0, "crmml._artifact": 0,
-    "crmml._payload": 0, "crmml._time": 0, "crmml._atomic": 0,
+    "crmml._payload": 0, "crmml._time": 0, "crmml._atomic": 0, "crmml._base": 0,
     "crmml.data": 1, "crmml.synthetic": 1,
     "crmml.features": 2,
+    "crmml.supervised": 2.5,
     "crmml.clv": 3, "crmml.churn": 3, "crmml.leadscore": 3, "crmml.forecast": 3,
     "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4,
     "crmml.cli": 5,

@@ -105,7 +105,7 @@ class GammaGammaModel(MLEModel):
             The optimiser did not converge, or ended with a non-finite
             parameter or log-likelihood (e.g. an extreme monetary unit).
         """
-        self._validate()
+        self._validate_params()
         ctx = f"{type(self).__name__}.fit"
         if isinstance(summary, pd.DataFrame) and len(summary) == 0 and {"frequency", "monetary_value"} <= set(summary):
             raise _too_few_repeat_buyers(0, ctx)

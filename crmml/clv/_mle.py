@@ -8,7 +8,8 @@
   (central differences) to get the observed information; standard errors of
   the natural parameters follow by the delta method.
 * :class:`MLEModel` is the common base: fitted state, ``confidence_intervals_``
-  and ``to_dict`` / ``from_dict``.
+  and the learned state of ``to_dict`` / ``from_dict`` (hyperparameters,
+  fitted checks and the versioned payload come from :class:`crmml._base.Estimator`).
 
 Every fit ends with finite, positive parameters and a finite log-likelihood
 or raises :class:`~crmml.exceptions.ConvergenceError`; ``from_dict`` checks
@@ -18,17 +19,18 @@ rebuilt from a hand-edited or damaged description.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from crmml._base import Estimator
 from crmml._payload import Payload
-from crmml._validation import Interval, read_hyperparameters, validate_params
-from crmml.exceptions import ConvergenceError, DataContractError, NotFittedError, Problem
+from crmml._validation import Interval
+from crmml.exceptions import ConvergenceError, DataContractError, Problem
 
 WARM_START_ROWS = 50_000
 
@@ -159,24 +161,18 @@ def log_param_hessian(fun_grad: FunGrad, z: np.ndarray, step: float = 1e-4) -> n
     return 0.5 * (H + H.T)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (np.floating, float)):
-        return float(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    return v
-
-
 def _finite_or_none(v: float) -> float | None:
     """A statistic that may legitimately be unknown (singular information matrix): ``None`` if not finite."""
     return float(v) if np.isfinite(v) else None
 
 
-class MLEModel:
+class MLEModel(Estimator):
     """Base class: fitted parameters, their uncertainty and persistence.
 
     Subclasses set ``_param_names`` and fill ``params_``, ``covariance_``,
-    ``log_likelihood_`` and ``n_customers_`` in ``fit``.
+    ``log_likelihood_`` and ``n_customers_`` in ``fit``. Hyperparameters
+    (``get_params``/``set_params``/repr), the not-fitted check and the
+    versioned ``to_dict``/``from_dict`` envelope are :class:`crmml._base.Estimator`'s.
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
@@ -193,13 +189,6 @@ class MLEModel:
         self.max_iter = max_iter
 
     # ---------------------------------------------------------------- state
-    def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(type(self).__name__, method)
-
-    def _validate(self) -> None:
-        validate_params(self)
-
     def _p(self) -> tuple[float, ...]:
         """The fitted parameters in ``_param_names`` order."""
         return tuple(self.params_[k] for k in self._param_names)
@@ -221,7 +210,7 @@ class MLEModel:
         """
         from crmml.clv._summary_input import SUMMARY_TABLE, check_sample_weight, check_summary
 
-        self._validate()
+        self._validate_params()
         ctx = f"{type(self).__name__}.fit"
         s = check_summary(summary, context=ctx)
         w = check_sample_weight(sample_weight, len(s.index), context=ctx, index=s.index)
@@ -273,10 +262,6 @@ class MLEModel:
                 err = err or e
         assert err is not None
         raise err
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters given to the constructor."""
-        return {k: getattr(self, k) for k in self._parameter_constraints}
 
     def _set_fit(self, params: np.ndarray, cov: np.ndarray | None, loglik: float, n: float) -> None:
         """Store a fit; refuse non-finite or non-positive parameters and a non-finite log-likelihood.
@@ -331,58 +316,39 @@ class MLEModel:
         return pd.DataFrame({"coef": pd.Series(self.params_), "se": pd.Series(self.standard_errors_)}).join(ci)
 
     # ---------------------------------------------------------- persistence
-    _DICT_KEYS: ClassVar[tuple[str, ...]] = (
-        "model", "params", "standard_errors", "covariance", "config", "n_customers", "log_likelihood")
+    # Payloads written before schema_version existed have the same layout: version 1.
+    _legacy_schema_version: ClassVar[int | None] = 1
+    _state_keys: ClassVar[tuple[str, ...]] = (
+        "params", "standard_errors", "covariance", "n_customers", "log_likelihood")
 
-    def to_dict(self) -> dict[str, Any]:
+    def _state_to_dict(self) -> dict[str, Any]:
         """Fitted state as JSON-ready data (no pickle).
 
         ``params`` and ``log_likelihood`` are always finite. A standard error
         or covariance entry that is unknown (singular information matrix) is
         stored as ``None`` explicitly; ``covariance`` is ``None`` when not estimated.
         """
-        self._check_fitted("to_dict")
         cov = (None if self.covariance_ is None
                else [[_finite_or_none(v) for v in row] for row in self.covariance_.to_numpy(dtype="float64")])
-        config = {k: _jsonable(v) for k, v in self.get_params().items()}
-        if isinstance(config.get("max_iter"), float) and float(config["max_iter"]).is_integer():
-            config["max_iter"] = int(config["max_iter"])
         return {
-            "model": type(self).__name__,
             "params": {k: float(v) for k, v in self.params_.items()},
             "standard_errors": {k: _finite_or_none(v) for k, v in self.standard_errors_.items()},
             "covariance": cov,
-            "config": config,
             "n_customers": self.n_customers_,
             "log_likelihood": float(self.log_likelihood_),
         }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | Payload) -> Self:
-        """Rebuild a fitted model from :meth:`to_dict` output, checking every value.
+    def _state_from_payload(self, p: Payload, version: int) -> None:
+        """Read the fitted state, checking every value.
 
-        Parameters
-        ----------
-        d : mapping or Payload
-            The description. Pass a :class:`crmml._payload.Payload` (e.g.
-            ``Payload.parse(raw, source="model.json").mapping("transaction_model")``)
-            so that messages name the field's place in the file.
-
-        Raises
-        ------
-        IncompatibleArtifactError
-            ``d`` describes another model; a key is missing or unknown; a
-            parameter is missing, not a finite number > 0 (``null``, a string,
-            ``NaN`` ...); a standard error is neither ``null`` nor a finite
-            number >= 0; the covariance is not ``null`` or a k×k matrix of
-            finite numbers or ``null``; the config is out of range;
-            ``n_customers`` or ``log_likelihood`` is not finite. The message
-            names the field (``model.json: transaction_model.params.r``).
+        A parameter must be a finite number > 0 (not ``null``, a string,
+        ``NaN`` ...); a standard error ``null`` or a finite number >= 0; the
+        covariance ``null`` or a k×k matrix of finite numbers or ``null``;
+        ``n_customers`` and ``log_likelihood`` finite. Otherwise
+        :class:`~crmml.exceptions.IncompatibleArtifactError` names the field
+        (``model.json: transaction_model.params.r``).
         """
-        p = Payload.of(d, source=f"{cls.__name__}.from_dict")
-        p.str_in("model", (cls.__name__,))
-        p.keys_exactly(cls._DICT_KEYS)
-        names = cls._param_names
+        names = self._param_names
         params = p.mapping("params")
         errors = p.mapping("standard_errors")
         assert params is not None and errors is not None
@@ -391,18 +357,8 @@ class MLEModel:
         theta = np.array([params.finite_float(k, low=0, closed="neither") for k in names], dtype="float64")
         se = [errors.finite_float(k, low=0, nullable=True) for k in names]
         cov = p.float_matrix("covariance", (len(names), len(names)), null_entries=True, nullable=True)
-        config = p.mapping("config")
-        assert config is not None
-        obj = cls(**read_hyperparameters(config, cls.__name__, cls._parameter_constraints))
         n = p.finite_float("n_customers", low=0)
         ll = p.finite_float("log_likelihood")
         assert n is not None and ll is not None
-        obj._set_fit(theta, cov, ll, n)
-        obj.standard_errors_ = {k: (np.nan if v is None else v) for k, v in zip(names, se, strict=True)}
-        return obj
-
-    def __repr__(self) -> str:
-        if hasattr(self, "params_"):
-            inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-            return f"{type(self).__name__}({inner})"
-        return f"{type(self).__name__}(penalizer={self.penalizer!r})"
+        self._set_fit(theta, cov, ll, n)
+        self.standard_errors_ = {k: (np.nan if v is None else v) for k, v in zip(names, se, strict=True)}

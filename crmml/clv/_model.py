@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from crmml._artifact import Manifest, write_artifact
+from crmml._base import Estimator
 from crmml._payload import Payload
-from crmml._validation import Interval, Options, read_hyperparameters, validate_params
+from crmml._validation import Interval, Options
 from crmml.clv._bgnbd import BetaGeoModel
 from crmml.clv._formula import discounted_clv
 from crmml.clv._gamma_gamma import GammaGammaModel
@@ -38,8 +39,6 @@ from crmml.exceptions import (
     ConvergenceError,
     DataContractError,
     IncompatibleArtifactError,
-    NotFittedError,
-    ParameterError,
     Problem,
     examples_of,
 )
@@ -50,8 +49,6 @@ __all__ = ["CLVModel", "as_tables"]
 
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _PERIOD_WORDS = {"D": "days", "W": "weeks"}
-_PAYLOAD_KEYS = ("model", "config", "transaction_model", "spend_model", "margin", "champion_threshold", "as_of",
-                 "n_customers", "exclusions")
 _EXCLUSION_UNITS = ("rows", "entities", "fit-only")
 _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
@@ -94,7 +91,7 @@ def as_tables(tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike
     return load_tables(tables)
 
 
-class CLVModel:
+class CLVModel(Estimator):
     """Customer lifetime value from CRM tables, with segments — a crmml scorer.
 
     Parameters
@@ -137,7 +134,9 @@ class CLVModel:
         Training cutoff.
     n_customers_ : int
     exclusions_ : list of dict
-        Counts of rows excluded while fitting.
+        Counts of rows and entities excluded while fitting (``table``,
+        ``rule``, ``n_rows``, ``unit``); saved with the model. Exclusions of a
+        later :meth:`score` go to the ``report`` passed to it.
 
     References
     ----------
@@ -198,50 +197,11 @@ class CLVModel:
         self.champion_quantile = champion_quantile
         self.loyal_min_frequency = loyal_min_frequency
 
-    # ------------------------------------------------------------------ params
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters (constructor arguments)."""
-        return {k: getattr(self, k) for k in self._parameter_constraints}
-
-    def set_params(self, **params: Any) -> CLVModel:
-        """Set hyperparameters; changing any of them unfits a fitted model.
-
-        The learned state (``transaction_model_``, ``margin_`` ...) depends on
-        the hyperparameters, so a fitted model whose parameters change is
-        reset to unfitted: call ``fit`` again before scoring.
-        """
-        unknown = [k for k in params if k not in self._parameter_constraints]
-        if unknown:
-            raise ParameterError(
-                f"Invalid parameter(s) {', '.join(map(repr, unknown))} for CLVModel; "
-                f"valid parameters are: {', '.join(sorted(self._parameter_constraints))}."
-            )
-        changed = [k for k, v in params.items() if not _same(getattr(self, k), v)]
-        for k, v in params.items():
-            setattr(self, k, v)
-        if changed:
-            self._unfit()
-        return self
-
-    def _unfit(self) -> None:
-        """Drop every learned attribute (``name_``)."""
-        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
-            delattr(self, name)
-
-    def __repr__(self) -> str:
-        defaults = CLVModel().get_params()
-        changed = {k: v for k, v in self.get_params().items() if v != defaults[k]}
-        return "CLVModel(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
-
     def _require_tables(self, t: CRMTables, method: str) -> None:
         if self.business == "contractual":
             t.require("subscriptions", model=f"CLVModel.{method} (business='contractual')")
         else:
             t.require("transactions", model=f"CLVModel.{method} (business='noncontractual')")
-
-    def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "transaction_model_"):
-            raise NotFittedError("CLVModel", method)
 
     # --------------------------------------------------------------- features
     def build_features(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any,
@@ -253,12 +213,13 @@ class CLVModel:
         ``tenure_periods`` (annual renewals survived), ``days_into_term``,
         ``monthly_value`` and ``margin_rate`` of accounts with a running
         subscription. One row per customer, ``customer_id`` as a column.
+
+        ``report`` (an :class:`~crmml.data.ExclusionReport`), when given,
+        receives every row and entity the pipeline leaves out, as in :meth:`score`.
         """
         report = report if report is not None else ExclusionReport()
         index, cols = self._feature_arrays(as_tables(tables), to_timestamp(as_of), report)
-        out = pd.DataFrame({"customer_id": index.astype(str), **cols}, copy=False)
-        out.attrs["exclusions"] = report.to_dict()
-        return out
+        return pd.DataFrame({"customer_id": index.astype(str), **cols}, copy=False)
 
     def _feature_arrays(self, t: CRMTables, ts: pd.Timestamp,
                         report: ExclusionReport) -> tuple[pd.Index, dict[str, np.ndarray]]:
@@ -353,8 +314,17 @@ class CLVModel:
         CLVModel
             ``self``.
         """
-        validate_params(self)
+        self._validate_params()
         self._unfit()
+        try:
+            return self._fit(tables, as_of)
+        except BaseException:
+            self._unfit()  # a failed fit leaves the model unfitted, never half fitted
+            raise
+        finally:
+            self.__dict__.pop("_train_features", None)
+
+    def _fit(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any) -> CLVModel:
         t = as_tables(tables)
         self._require_tables(t, "fit")
         report = ExclusionReport()
@@ -372,7 +342,6 @@ class CLVModel:
         clv = train_scores["clv"].to_numpy()
         if not np.isfinite(clv).all():
             fitted = {k: f"{v:.4g}" for k, v in self.parameters().items() if k != "champion_threshold"}
-            self._unfit()
             raise ConvergenceError(
                 f"CLVModel.fit found degenerate parameters {fitted}: the CLV of "
                 f"{int((~np.isfinite(clv)).sum()):,} of {len(clv):,} training customers is not a finite number, "
@@ -380,7 +349,6 @@ class CLVModel:
                 "customers; set a small penalizer (e.g. penalizer=0.001) or use more history."
             )
         self.champion_threshold_ = float(np.quantile(clv, self.champion_quantile)) if len(clv) else math.inf
-        del self._train_features
         self._check_learned()
         return self
 
@@ -389,7 +357,6 @@ class CLVModel:
         values = {k: v for k, v in self.parameters().items() if k != "champion_threshold"}
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad or math.isnan(self.champion_threshold_):
-            self._unfit()
             raise ConvergenceError(
                 f"CLVModel.fit produced non-finite learned values {bad or {'champion_threshold': 'nan'}}; "
                 "the model was not kept. Check the transactions for extreme amounts or costs, or set "
@@ -465,7 +432,7 @@ class CLVModel:
         frame = features
         if "customer_id" not in frame.columns and frame.index.name == "customer_id":
             frame = frame.reset_index()
-        if frame.attrs:  # pandas deep-copies attrs on every column access
+        if frame.attrs:  # a frame carrying attrs (older crmml, user code): pandas deep-copies them on every access
             frame = frame.copy(deep=False)
             frame.attrs = {}
         missing = [c for c in expected if c not in frame.columns]
@@ -596,22 +563,36 @@ class CLVModel:
             "reason": reasons,
         }, index=index, copy=False)
 
-    def score(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any) -> pd.DataFrame:
+    def score(self, tables: CRMTables | Mapping[str, pd.DataFrame], as_of: Any, *,
+              report: ExclusionReport | None = None) -> pd.DataFrame:
         """Score every customer as of ``as_of`` (features + model).
+
+        Parameters
+        ----------
+        tables : CRMTables or mapping of DataFrames
+        as_of : timestamp-like
+        report : ExclusionReport, optional
+            Receives every row the feature pipeline leaves out and every
+            customer of the population who gets no row, with the reason
+            (``unit="entities"``). Without it they are only logged at INFO level.
 
         Returns
         -------
         pandas.DataFrame
-            See :meth:`predict_features`; ``attrs["exclusions"]`` counts rows
-            the feature pipeline left out.
+            See :meth:`predict_features` (no ``attrs``).
+
+        Examples
+        --------
+        >>> from crmml.data import ExclusionReport
+        >>> report = ExclusionReport()
+        >>> scores = model.score(tables, as_of="2025-07-01", report=report)   # doctest: +SKIP
+        >>> report.to_frame()                                                  # doctest: +SKIP
         """
         self._check_fitted("score")
-        report = ExclusionReport()
+        report = report if report is not None else ExclusionReport()
         # the same feature code as build_features, without the frame in between
         index, cols = self._feature_arrays(as_tables(tables), to_timestamp(as_of), report)
-        out = self._predict_arrays(index.astype(str).rename("customer_id"), cols)
-        out.attrs["exclusions"] = report.to_dict()
-        return out
+        return self._predict_arrays(index.astype(str).rename("customer_id"), cols)
 
     # ------------------------------------------------------------- describing
     def feature_schema(self) -> dict[str, str]:
@@ -681,17 +662,19 @@ class CLVModel:
         }
 
     # ------------------------------------------------------------ persistence
-    def to_dict(self) -> dict[str, Any]:
-        """Fitted state and configuration as JSON-ready data (every number finite).
+    # Payloads written before schema_version existed have the same layout: version 1.
+    _legacy_schema_version: ClassVar[int | None] = 1
+    _state_keys: ClassVar[tuple[str, ...]] = (
+        "transaction_model", "spend_model", "margin", "champion_threshold", "as_of", "n_customers", "exclusions")
+
+    def _state_to_dict(self) -> dict[str, Any]:
+        """Fitted state as JSON-ready data (every number finite; see :meth:`to_dict`).
 
         ``champion_threshold`` is ``None`` when the training population was
         empty (nobody can be a Champion), never ``inf``.
         """
-        self._check_fitted("to_dict")
         thr = self.champion_threshold_
         return {
-            "model": "CLVModel",
-            "config": self.get_params(),
             "transaction_model": self.transaction_model_.to_dict(),
             "spend_model": None if self.spend_model_ is None else self.spend_model_.to_dict(),
             "margin": self.margin_,
@@ -701,37 +684,23 @@ class CLVModel:
             "exclusions": self.exclusions_,
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | Payload) -> CLVModel:
-        """Rebuild a fitted model from :meth:`to_dict` output, checking every field.
-
-        Raises
-        ------
-        IncompatibleArtifactError
-            A field is missing, unknown, of the wrong type or out of range; the
-            message names it (``model.json: transaction_model.params.r``).
-        """
-        p = Payload.of(data, source="CLVModel.from_dict")
-        p.str_in("model", ("CLVModel",))
-        p.keys_exactly(_PAYLOAD_KEYS)
-        config = p.mapping("config")
-        model = cls(**read_hyperparameters(config, "CLVModel", cls._parameter_constraints))
-        contractual = model.business == "contractual"
-        tm_cls = ShiftedBetaGeometricModel if contractual else _TRANSACTION_MODELS[model.transaction_model]
-        model.transaction_model_ = tm_cls.from_dict(p.mapping("transaction_model"))
+    def _state_from_payload(self, p: Payload, version: int) -> None:
+        """Read the fitted state, checking every field (see :meth:`from_dict`)."""
+        contractual = self.business == "contractual"
+        tm_cls = ShiftedBetaGeometricModel if contractual else _TRANSACTION_MODELS[self.transaction_model]
+        self.transaction_model_ = tm_cls.from_dict(p.mapping("transaction_model"))
         spend = p.mapping("spend_model", nullable=contractual)
         if contractual and spend is not None:
             raise p.error("spend_model", "null for a contractual model", spend.data)
-        model.spend_model_ = None if spend is None else GammaGammaModel.from_dict(spend)
+        self.spend_model_ = None if spend is None else GammaGammaModel.from_dict(spend)
         # the learned margin is 1 - cost/revenue: negative when costs exceed revenue
-        model.margin_ = p.finite_float("margin", high=1.0) if model.margin is None else \
-            p.finite_float("margin", low=model.margin, high=model.margin)
+        self.margin_ = p.finite_float("margin", high=1.0) if self.margin is None else \
+            p.finite_float("margin", low=self.margin, high=self.margin)
         thr = p.finite_float("champion_threshold", nullable=True)
-        model.champion_threshold_ = math.inf if thr is None else thr
-        model.as_of_ = _read_timestamp(p, "as_of")
-        model.n_customers_ = p.int_in("n_customers", low=0)
-        model.exclusions_ = _read_exclusions(p)
-        return model
+        self.champion_threshold_ = math.inf if thr is None else thr
+        self.as_of_ = _read_timestamp(p, "as_of")
+        self.n_customers_ = p.int_in("n_customers", low=0)
+        self.exclusions_ = _read_exclusions(p)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model as a crmml artifact directory (JSON, no pickle).
@@ -758,15 +727,6 @@ class CLVModel:
         manifest, files = read_artifact(path, kind=cls.kind)
         return cls.from_artifact(manifest, files)
 
-
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Parameter equality that treats NaN as equal to NaN and never raises."""
-    try:
-        return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-    except (TypeError, ValueError):
-        return False
 
 
 def _check_finite(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> None:

@@ -83,7 +83,7 @@ class ShiftedBetaGeometricModel(MLEModel):
         ConvergenceError
             The optimiser did not converge or ended with a non-finite value.
         """
-        self._validate()
+        self._validate_params()
         a = np.asarray(alive, dtype="float64")
         ctx = f"{type(self).__name__}.fit"
         problems = []
@@ -123,7 +123,7 @@ class ShiftedBetaGeometricModel(MLEModel):
         sample_weight : array-like, optional
             Customer counts.
         """
-        self._validate()
+        self._validate_params()
         ctx = f"{type(self).__name__}.fit_customers"
         t = np.asarray(tenure, dtype="float64")
         c = np.asarray(churned).astype(bool)

@@ -2,6 +2,9 @@
 
 The mapping is crmml's own code: an artifact only names its ``kind``; it can
 never name a module or class to import.
+
+Registering a kind also enrols it in the conformance suite: add its factory to
+``FACTORIES`` in ``tests/test_conformance.py`` (a test fails until you do).
 """
 
 from __future__ import annotations

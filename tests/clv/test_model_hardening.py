@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from crmml.clv import CLVModel
-from crmml.data import CRMTables, load_tables
+from crmml.data import CRMTables, ExclusionReport, load_tables
 from crmml.exceptions import DataContractError, MissingTableError, NotFittedError, ParameterError
 
 
@@ -34,8 +34,9 @@ def test_every_customer_of_the_population_is_scored_or_reported():
     tables = load_tables(_shop())
     as_of = AS_OF
     model = CLVModel().fit(tables, as_of)
-    scores = model.score(tables, as_of)
-    entities = {e["rule"]: e["n_rows"] for e in scores.attrs["exclusions"] if e["unit"] == "entities"}
+    report = ExclusionReport()
+    scores = model.score(tables, as_of, report=report)
+    entities = {e["rule"]: e["n_rows"] for e in report.to_dict() if e["unit"] == "entities"}
     assert entities == {
         "no purchase before as_of (nothing to project from; not scored)": 1,
         "only refunds or missing amounts before as_of (no purchase; not scored)": 1,
@@ -58,8 +59,9 @@ def test_transactions_of_customers_missing_from_customers_are_reported_as_entiti
     once = tx[(tx.amount > 0) & (tx.ts < pd.Timestamp(AS_OF))].customer_id.value_counts().index[-1]
     shop["customers"] = shop["customers"][shop["customers"].customer_id != once]
     tables = load_tables(shop, validate=False)
-    scores = CLVModel().fit(tables, AS_OF).score(tables, AS_OF)
-    rules = {e["rule"]: (e["n_rows"], e["unit"]) for e in scores.attrs["exclusions"]}
+    report = ExclusionReport()
+    CLVModel().fit(tables, AS_OF).score(tables, AS_OF, report=report)
+    rules = {e["rule"]: (e["n_rows"], e["unit"]) for e in report.to_dict()}
     assert rules["customer_id in transactions but not in the customers table (their transactions are excluded; "
                  "not scored)"] == (1, "entities")
     n_rows = int(((shop["transactions"].customer_id == once) & (shop["transactions"].ts < pd.Timestamp(AS_OF))).sum())
@@ -146,12 +148,13 @@ def test_open_ended_subscription_is_valued_as_a_running_contract():
     feats = model.build_features(tables, as_of).set_index("customer_id")
     assert feats.loc["acme", "days_into_term"] == 152.0  # 2025-01-01 .. 2025-06-01, third annual term
     assert feats.loc["acme", "tenure_periods"] == 2.0
-    scores = model.score(tables, as_of)
+    report = ExclusionReport()
+    scores = model.score(tables, as_of, report=report)
     remaining = (365 - 152) / 365
     # A one-year horizon is the rest of the running term, contracted and undiscounted: 12 × 1,000 × 213/365.
     assert scores.loc["acme", "expected_revenue"] == pytest.approx(12_000 * remaining, rel=1e-12)
     assert scores.loc["acme", "clv"] == pytest.approx(12_000 * remaining, rel=1e-12)
-    entities = {e["rule"].split(" (")[0]: e["n_rows"] for e in scores.attrs["exclusions"] if e["unit"] == "entities"}
+    entities = {e["rule"].split(" (")[0]: e["n_rows"] for e in report.to_dict() if e["unit"] == "entities"}
     assert entities["no subscription before as_of"] == 1  # the prospect
     assert entities["no running subscription at as_of"] == 15  # the churned accounts
 
