@@ -1,11 +1,13 @@
-"""The crmml command line: synth → train → score, exit codes, the demo."""
+"""The crmml command line: synth → train → score, exit codes, the demo, kinds read from the model."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import crmml
 from crmml.cli import EXIT_ARTIFACT, EXIT_DATA, EXIT_OK, EXIT_PARAM, main
+from crmml.clv import CLVModel
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,89 @@ def test_no_event_table_and_no_as_of_exits_3(tmp_path, capsys):
     assert rc == EXIT_DATA
     err = capsys.readouterr().err
     assert "choosing the default as_of" in err and "--as-of" in err
+
+
+# ------------------------------------------------- kinds: read from the model, one registry entry per kind
+class FakeModel(CLVModel):
+    """A second model kind for the CLI: CLV's code under another kind, without plots or a holdout check."""
+
+    kind = "fake"
+    display_name = "fake"
+    evaluate_holdout = None  # no holdout hook: training skips the check
+    as_of_sources = None  # no hook: the default as_of comes from every table
+
+
+@pytest.fixture
+def fake_kind(monkeypatch):
+    """Register ``fake`` for loading (crmml.scoring.KINDS) and for the CLI (a train option, a score summary)."""
+    import argparse
+
+    from crmml.cli import _kinds
+    from crmml.scoring import KINDS
+
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--fake-horizon", type=float, default=30.0)
+
+    def printer(scores, top):
+        print(f"fake summary of {len(scores):,} customers, top {top}")
+
+    monkeypatch.setitem(KINDS, "fake", (__name__, "FakeModel"))
+    monkeypatch.setitem(_kinds.CLI_KINDS, "fake", _kinds.KindCLI(
+        "a fake kind", options, lambda a: {"horizon_days": a.fake_horizon}, printer))
+    return "fake"
+
+
+@pytest.fixture(scope="module")
+def clv_model_dir(world_dir, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("cli_kinds") / "clv"
+    assert main(["train", "clv", "--data", str(world_dir), "--as-of", "2025-12-01", "--no-mlflow",
+                 "--holdout-days", "0", "--save", str(model_dir)]) == EXIT_OK
+    return model_dir
+
+
+def test_score_without_a_kind_reads_it_from_the_model(world_dir, clv_model_dir, capsys):
+    rc = main(["score", "--model", str(clv_model_dir), "--data", str(world_dir), "--as-of", "2025-12-01",
+               "--top", "2"])
+    assert rc == EXIT_OK
+    captured = capsys.readouterr()
+    assert "a 'clv' model" in captured.err
+    assert "Segments:" in captured.out and "Top 2 customers by CLV" in captured.out
+
+
+def test_a_new_kind_trains_and_scores_through_its_registry_entry(fake_kind, world_dir, tmp_path, capsys):
+    model_dir = tmp_path / "fake"
+    rc = main(["train", "fake", "--data", str(world_dir), "--as-of", "2025-12-01", "--no-mlflow",
+               "--fake-horizon", "45", "--plots-dir", str(tmp_path / "plots"), "--save", str(model_dir)])
+    assert rc == EXIT_OK, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fitting the fake model as of 2025-12-01" in err and "holdout check" not in err
+    assert not (tmp_path / "plots").exists()  # no plot function registered for the kind
+    assert crmml.load_scorer(model_dir).horizon_days == 45
+
+    rc = main(["score", "--model", str(model_dir), "--data", str(world_dir), "--top", "4"])
+    assert rc == EXIT_OK
+    captured = capsys.readouterr()
+    assert "a 'fake' model" in captured.err and "fake summary of " in captured.out and "top 4" in captured.out
+    assert "(default: the day after the latest event" in captured.err
+
+
+def test_score_clv_refuses_a_model_of_another_kind(fake_kind, world_dir, clv_model_dir, tmp_path, capsys):
+    fake = FakeModel.from_dict({**CLVModel.load(clv_model_dir).to_dict(), "model": "FakeModel"})
+    fake.save(tmp_path / "fake")
+    rc = main(["score", "clv", "--model", str(tmp_path / "fake"), "--data", str(world_dir), "--as-of", "2025-12-01"])
+    assert rc == EXIT_ARTIFACT
+    err = capsys.readouterr().err
+    assert f"error: --model {str(tmp_path / 'fake')!r} holds a 'fake' model, not a 'clv' model." in err
+    assert "crmml score fake --model" in err and "scoring as of" not in err
+
+
+def test_a_kind_unknown_to_the_cli_is_scored_with_its_first_rows(fake_kind, world_dir, clv_model_dir, tmp_path,
+                                                                  monkeypatch, capsys):
+    from crmml.cli import _kinds
+
+    monkeypatch.delitem(_kinds.CLI_KINDS, "fake")
+    FakeModel.from_dict({**CLVModel.load(clv_model_dir).to_dict(), "model": "FakeModel"}).save(tmp_path / "fake")
+    rc = main(["score", "--model", str(tmp_path / "fake"), "--data", str(world_dir), "--as-of", "2025-12-01",
+               "--top", "3"])
+    assert rc == EXIT_OK
+    assert "scored; the first 3:" in capsys.readouterr().out

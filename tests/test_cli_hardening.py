@@ -80,7 +80,7 @@ def test_each_crmml_error_has_its_exit_code(monkeypatch, capsys, exc, code):
     def boom(a):
         raise exc
 
-    monkeypatch.setattr(cli, "_cmd_features", boom)
+    monkeypatch.setattr(cli._main, "_cmd_features", boom)
     assert main(["features", "--data", "x"]) == code
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
@@ -112,7 +112,7 @@ def test_unexpected_exception_is_one_line_exit_1(monkeypatch, capsys):
     def boom(a):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(cli, "_cmd_features", boom)
+    monkeypatch.setattr(cli._main, "_cmd_features", boom)
     assert main(["features", "--data", "x"]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert err.strip() == "internal error: RuntimeError: boom — rerun with --debug and report it"
@@ -123,7 +123,7 @@ def test_debug_lets_the_unexpected_exception_propagate(monkeypatch, argv):
     def boom(a):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_cmd_features", boom)
+    monkeypatch.setattr(cli._main, "_cmd_features", boom)
     with pytest.raises(RuntimeError, match="boom"):
         main(argv)
 
@@ -132,7 +132,7 @@ def test_debug_prints_the_traceback_of_a_crmml_error(monkeypatch, capsys):
     def boom(a):
         raise ParameterError("The 'x' parameter must be > 0. Got -1 instead.")
 
-    monkeypatch.setattr(cli, "_cmd_features", boom)
+    monkeypatch.setattr(cli._main, "_cmd_features", boom)
     assert main(["--debug", "features", "--data", "x"]) == EXIT_PARAM
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "error: The 'x' parameter" in err
@@ -142,7 +142,7 @@ def test_os_error_is_one_clear_line_exit_1(monkeypatch, capsys):
     def boom(a):
         raise OSError(28, "No space left on device", "/data/scores.parquet")
 
-    monkeypatch.setattr(cli, "_cmd_features", boom)
+    monkeypatch.setattr(cli._main, "_cmd_features", boom)
     assert main(["features", "--data", "x"]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err and "internal error" not in err
@@ -152,7 +152,7 @@ def test_ctrl_c_exits_130(monkeypatch, capsys):
     def interrupted(a):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cmd_features", interrupted)
+    monkeypatch.setattr(cli._main, "_cmd_features", interrupted)
     assert main(["features", "--data", "x"]) == EXIT_INTERRUPTED == 130
     assert "interrupted" in capsys.readouterr().err
 

@@ -2,7 +2,8 @@
 
 Layers, bottom to top: exceptions/_validation/_artifact → data, synthetic →
 features → model packages (clv, churn, leadscore, forecast; never each other)
-→ scoring, tracking, plotting → cli. Model code never imports MLflow or
+→ scoring, tracking, plotting, training (which finds model classes through
+the kind registry, never by import) → cli. Model code never imports MLflow or
 matplotlib (imports inside functions included).
 """
 
@@ -20,7 +21,7 @@ LAYER = {
     "crmml.features": 2,
     "crmml.supervised": 2.5,
     "crmml.clv": 3, "crmml.churn": 3, "crmml.leadscore": 3, "crmml.forecast": 3,
-    "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4,
+    "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4, "crmml.training": 4,
     "crmml.cli": 5,
 }
 MODEL_PACKAGES = {"crmml.clv", "crmml.churn", "crmml.leadscore", "crmml.forecast"}
@@ -66,5 +67,8 @@ def test_no_upward_imports(name, path):
         assert LAYER[target] <= LAYER[unit], f"{name} (layer {LAYER[unit]}) imports {imported} (layer {LAYER[target]})"
         if unit in MODEL_PACKAGES and target in MODEL_PACKAGES:
             assert target == unit, f"model package {unit} imports another model package: {imported}"
+        if unit in ("crmml.training", "crmml.plotting"):
+            assert target not in MODEL_PACKAGES, (
+                f"{name} imports {imported}: find model classes through the kind registry (crmml.scoring.KINDS)")
         if unit == "crmml.data":
             assert target != "crmml.synthetic", f"{name}: the data layer must not depend on synthetic"

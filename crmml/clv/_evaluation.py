@@ -55,6 +55,12 @@ class HoldoutEvaluation:
     tracking: pd.DataFrame
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line for progress output: predicted/actual holdout purchases and revenue."""
+        m = self.metrics
+        return (f"predicted/actual holdout purchases: {m['holdout_purchases_ratio']:.3f}, "
+                f"revenue: {m['holdout_revenue_ratio']:.3f}")
+
 
 def _holdout_actuals(tx: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, freq: str) -> pd.DataFrame:
     sel = (tx["ts"] >= start) & (tx["ts"] < end)

@@ -158,6 +158,8 @@ class CLVModel(Estimator):
 
     kind: ClassVar[str] = "clv"
     entity: ClassVar[str] = "customer_id"
+    display_name: ClassVar[str] = "CLV"
+    """How progress messages name the model ("fitting the CLV model ...")."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "business": [Options(("noncontractual", "contractual"))],
@@ -196,6 +198,33 @@ class CLVModel(Estimator):
         self.alive_threshold = alive_threshold
         self.champion_quantile = champion_quantile
         self.loyal_min_frequency = loyal_min_frequency
+
+    # ----------------------------------------------------- training hooks
+    def as_of_sources(self) -> tuple[str, ...]:
+        """Tables whose latest event sets the default ``as_of`` (see :func:`crmml.features.default_as_of`).
+
+        ``("subscriptions",)`` for a contractual model, ``("transactions",)`` otherwise.
+        """
+        return ("subscriptions",) if self.business == "contractual" else ("transactions",)
+
+    def evaluate_holdout(self, tables: CRMTables | Mapping[str, pd.DataFrame], calibration_end: Any,
+                         holdout_end: Any) -> Any:
+        """The holdout check :func:`crmml.training.train` runs before fitting.
+
+        Fits a copy of this configuration as of ``calibration_end`` and
+        compares its predictions with what happened up to ``holdout_end``
+        (:func:`crmml.clv.evaluate_holdout`); ``self`` is not changed.
+
+        Returns
+        -------
+        HoldoutEvaluation or None
+            ``None`` for a contractual model (no holdout check yet).
+        """
+        if self.business != "noncontractual":
+            return None
+        from crmml.clv._evaluation import evaluate_holdout
+
+        return evaluate_holdout(tables, calibration_end, holdout_end, model=self)
 
     def _require_tables(self, t: CRMTables, method: str) -> None:
         if self.business == "contractual":
@@ -329,8 +358,7 @@ class CLVModel(Estimator):
         self._require_tables(t, "fit")
         report = ExclusionReport()
         if as_of is None:
-            as_of = default_as_of(t, sources=("subscriptions",) if self.business == "contractual"
-                                  else ("transactions",), report=report)
+            as_of = default_as_of(t, sources=self.as_of_sources(), report=report)
         ts = to_timestamp(as_of)
         if self.business == "contractual":
             self._fit_contractual(t, ts, report)

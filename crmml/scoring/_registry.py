@@ -4,7 +4,10 @@ The mapping is crmml's own code: an artifact only names its ``kind``; it can
 never name a module or class to import.
 
 Registering a kind also enrols it in the conformance suite: add its factory to
-``FACTORIES`` in ``tests/test_conformance.py`` (a test fails until you do).
+``FACTORIES`` in ``tests/test_conformance.py`` (a test fails until you do). It
+also makes the kind trainable with :func:`crmml.training.train`, which finds
+the class here; the per-kind training hooks (``as_of_sources``,
+``evaluate_holdout``, plots, CLI options) are listed in docs/scoring.md.
 """
 
 from __future__ import annotations

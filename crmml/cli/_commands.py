@@ -1,0 +1,212 @@
+"""The commands: synth, features, train, score, demo. Training and scoring are library calls."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from crmml.cli._common import (
+    EXIT_OK,
+    _check_data,
+    _day,
+    _default_as_of,
+    _err,
+    _exclusion,
+    _load,
+    _parse_as_of,
+    _print_progress,
+    _step,
+)
+from crmml.cli._paths import (
+    _check_save_dir,
+    _check_writable,
+    _clear,
+    _names,
+    _prepare_world_dir,
+)
+
+#: How the training library's parameters are called on the command line (for its messages).
+_TRAIN_LABELS = {"kind": "KIND", "holdout_days": "--holdout-days", "save": "--save", "plots_dir": "--plots-dir",
+                 "tracking_uri": "--tracking-uri", "name": "--name", "alias": "--alias", "register": "--register"}
+
+
+# ----------------------------------------------------------------------- synth
+def _cmd_synth(a: argparse.Namespace) -> int:
+    from crmml import synthetic
+
+    out = Path(a.out)
+    stale = _prepare_world_dir(out, "--out", force=a.force)
+    if a.world == "b2c":
+        if a.stream:
+            def progress(done: int, total: int) -> None:
+                _err(f"  {done:,}/{total:,} customers")
+
+            _clear(stale)
+            with _step(f"writing a B2C world of {a.customers:,} customers to {out} (streaming)"):
+                counts = synthetic.write_b2c_world(out, a.customers, seed=a.seed, progress=progress)
+            print(", ".join(f"{k}: {v:,}" for k, v in counts.items() if isinstance(v, int)))
+            return EXIT_OK
+        with _step(f"generating a B2C world of {a.customers:,} customers"):
+            world = synthetic.make_b2c_world(a.customers, seed=a.seed)
+    else:
+        with _step(f"generating a B2B world of {a.accounts:,} accounts"):
+            world = synthetic.make_b2b_world(a.accounts, n_leads=a.leads, seed=a.seed)
+    if stale:
+        _err(f"  replacing the synthetic world in {out} (--force): {_names(stale)}")
+    _clear(stale)
+    with _step(f"writing to {out}"):
+        synthetic.write_world(world, out)
+    print(world.tables)
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------- features
+def _summarise(name: str, frame: Any) -> None:
+    print(f"{name}: {len(frame):,} rows × {frame.shape[1]} features")
+    num = frame.select_dtypes("number")
+    if len(num.columns):
+        desc = num.describe().T[["mean", "50%", "max"]].head(12)
+        print(desc.to_string(float_format=lambda v: f"{v:,.2f}"))
+
+
+def _cmd_features(a: argparse.Namespace) -> int:
+    from crmml import features as F
+
+    as_of = _parse_as_of(a.as_of)
+    if a.out:
+        _check_writable(Path(a.out), "--out", want="folder")
+    tables = _load(a.data)
+    if as_of is None:
+        as_of = _default_as_of(tables, sources=None)
+    built = {}
+    with _step(f"building point-in-time features as of {_day(as_of)}"):
+        if tables.transactions is not None:
+            built["rfm_summary"] = F.rfm_summary(tables.transactions, as_of, customers=tables.customers)
+        if tables.customers is not None:
+            built["customer_features"] = F.customer_features(tables, as_of)
+        if tables.leads is not None:
+            built["lead_features"] = F.lead_features(tables, as_of)
+        if tables.opportunities is not None:
+            built["opportunity_features"] = F.opportunity_features(tables, as_of)
+    for name, frame in built.items():
+        _summarise(name, frame)
+        if a.out:
+            from crmml.scoring import write_parquet_atomic
+
+            p = write_parquet_atomic(frame, Path(a.out) / f"{name}.parquet")
+            _err(f"  wrote {p}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------- train
+def _prepare_train(a: argparse.Namespace, kind: str, params: dict[str, Any]) -> Any:
+    """Every check before the data is read: the CLI's path checks (naming the options), then the library's.
+
+    Returns the :class:`crmml.training.TrainingJob`.
+    """
+    from crmml.training import prepare_training
+
+    if a.save:
+        _check_save_dir(Path(a.save), "--save")
+    if a.plots_dir:
+        _check_writable(Path(a.plots_dir), "--plots-dir", want="folder")
+    return prepare_training(kind, params=params, holdout_days=a.holdout_days, log=not a.no_mlflow,
+                            tracking_uri=a.tracking_uri, register=a.register, name=a.name, alias=a.alias,
+                            save=a.save, plots_dir=a.plots_dir, progress=_print_progress, labels=_TRAIN_LABELS)
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from crmml.cli._kinds import CLI_KINDS
+
+    as_of = _parse_as_of(a.as_of)
+    _check_data(a.data)
+    job = _prepare_train(a, a.model_kind, CLI_KINDS[a.model_kind].train_params(a))
+    tables = _load(a.data)
+    if as_of is None:
+        as_of = _default_as_of(tables, sources=job.as_of_sources())
+    job.run(tables, as_of)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------- score
+def _load_model(model: str, tracking_uri: str | None, kind: str | None) -> Any:
+    """A scorer from a folder or an MLflow URI; its kind must be ``kind`` when given (exit 4 otherwise)."""
+    from crmml.exceptions import IncompatibleArtifactError
+    from crmml.scoring import load_local_scorer
+    from crmml.scoring._mlflow import download_model, is_mlflow_uri
+
+    with _step(f"loading model {model}"):
+        if is_mlflow_uri(model):  # as load_scorer does, naming the CLI option in store errors
+            scorer = load_local_scorer(download_model(model, tracking_uri=tracking_uri, name="--tracking-uri"))
+        else:
+            scorer = load_local_scorer(model)
+    if kind is not None and scorer.kind != kind:
+        raise IncompatibleArtifactError(
+            f"--model {model!r} holds a {scorer.kind!r} model, not a {kind!r} model. Fix: run "
+            f"'crmml score {scorer.kind} --model ...', or 'crmml score --model ...' to take the kind from the model."
+        )
+    _err(f"  a {scorer.kind!r} model")
+    return scorer
+
+
+def _cmd_score(a: argparse.Namespace, tables: Any | None = None) -> int:
+    from crmml.cli._kinds import print_scores
+    from crmml.data import ExclusionReport
+    from crmml.scoring import write_parquet_atomic
+    from crmml.training import as_of_sources
+
+    as_of = _parse_as_of(a.as_of)
+    if a.out:
+        _check_writable(Path(a.out), "--out", want="file")
+    if tables is None:
+        _check_data(a.data)
+    scorer = _load_model(a.model, getattr(a, "tracking_uri", None), getattr(a, "kind", None))
+    tables = tables if tables is not None else _load(a.data)
+    if as_of is None:
+        as_of = _default_as_of(tables, sources=as_of_sources(scorer))
+    report = ExclusionReport()
+    with _step(f"scoring as of {_day(as_of)}"):
+        scores = scorer.score(tables, as_of, report=report)
+    for e in report.to_dict():
+        _err(_exclusion(e))
+    if a.out:
+        with _step(f"writing {len(scores):,} scores to {a.out}"):
+            write_parquet_atomic(scores, a.out)
+    print_scores(scorer.kind, scores, a.top)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ demo
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from crmml import features as F
+    from crmml import synthetic
+    from crmml.training import prepare_training
+
+    as_of = _parse_as_of(a.as_of)
+    work = Path(a.workdir)
+    data = work / "b2c"
+    _check_writable(work, "--workdir", want="folder")
+    stale = _prepare_world_dir(data, "--workdir", own=True, force=False,
+                               fix="choose another --workdir (the demo writes b2c/, plots/ and clv_scores.parquet)")
+    _check_writable(work / "plots", "--workdir", want="folder")
+    _check_writable(work / "clv_scores.parquet", "--workdir", want="file")
+    job = prepare_training("clv", params={"business": "noncontractual", "transaction_model": "bgnbd",
+                                          "horizon_days": 365.0, "discount_rate": 0.10},
+                           holdout_days=a.holdout_days, tracking_uri=a.tracking_uri, register=True,
+                           name="crmml-clv", alias="champion", plots_dir=work / "plots",
+                           progress=_print_progress, labels=_TRAIN_LABELS)
+    with _step(f"generating the sample B2C world ({a.customers:,} customers, seed {a.seed}) in {data}"):
+        world = synthetic.make_b2c_world(a.customers, seed=a.seed)
+        _clear(stale)  # the previous demo's world only (checked above)
+        synthetic.write_world(world, data)
+    tables = _load(str(data))
+    if as_of is None:
+        as_of = world.end.normalize()
+    with _step(f"building point-in-time customer features as of {_day(as_of)}"):
+        cf = F.customer_features(tables, as_of)
+    _summarise("customer_features", cf)
+    result = job.run(tables, as_of)
+    score_args = argparse.Namespace(model=result.registry_uri, kind="clv", data=str(data), as_of=_day(as_of),
+                                    out=str(work / "clv_scores.parquet"), top=a.top, tracking_uri=job.tracking_uri)
+    return _cmd_score(score_args, tables)
