@@ -26,6 +26,7 @@ __all__ = [
     "IncompatibleArtifactError",
     "TamperedArtifactError",
     "ModelNotFoundError",
+    "InsufficientDataError",
     "OutputError",
     "TrackingError",
 ]
@@ -167,3 +168,10 @@ class TrackingError(CrmmlError, RuntimeError):
     """The MLflow tracking store or model registry is unusable (unknown URI
     scheme, server unreachable, request refused); the message names the URI
     and says what was tried."""
+
+
+class InsufficientDataError(CrmmlError, ValueError):
+    """Too little data to train a model honestly: too few cutoffs, positives or
+    negatives to train, early-stop and calibrate. The message says how many
+    were found, the documented floor, and what to change (more cutoffs, a
+    longer history, a shorter horizon)."""

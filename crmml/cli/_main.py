@@ -160,13 +160,14 @@ def _exit_code(exc: BaseException) -> int:
     from crmml.exceptions import (
         ArtifactError,
         DataContractError,
+        InsufficientDataError,
         NotFittedError,
         OutputError,
         ParameterError,
         TrackingError,
     )
 
-    if isinstance(exc, DataContractError):
+    if isinstance(exc, (DataContractError, InsufficientDataError)):
         return EXIT_DATA
     if isinstance(exc, (ArtifactError, NotFittedError)):
         return EXIT_ARTIFACT
