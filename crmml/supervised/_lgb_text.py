@@ -79,15 +79,23 @@ def _ints(text: str, what: str, n: int | None = None, low: int | None = None, hi
     return out
 
 
-def _floats(text: str, what: str, n: int, low: float | None = None) -> list[float]:
+def _floats(text: str, what: str, n: int, low: float | None = None, *, allow_inf: bool = False) -> list[float]:
+    """Parse ``n`` space-separated numbers; finite unless ``allow_inf`` admits ``+inf``.
+
+    LightGBM writes the threshold ``inf`` for a numeric split that sends every
+    non-missing value left and only missing values right, so split thresholds
+    are read with ``allow_inf=True``; NaN and ``-inf`` are never valid.
+    """
     tokens = text.split(" ") if text else []
     if len(tokens) != n:
         raise _Error(f"{what}: expected {n} numbers; got {len(tokens)}")
     out = []
     for tok in tokens:
-        v = float(tok) if _FLOAT.fullmatch(tok) else math.nan
-        if not math.isfinite(v) or (low is not None and v < low):
-            raise _Error(f"{what}: expected finite numbers{'' if low is None else f' >= {low:g}'}; got {tok[:30]!r}")
+        v = float(tok) if _FLOAT.fullmatch(tok) or (allow_inf and tok == "inf") else math.nan
+        ok = math.isfinite(v) or (allow_inf and v == math.inf)
+        if not ok or (low is not None and v < low):
+            expected = "finite numbers or inf" if allow_inf else "finite numbers"
+            raise _Error(f"{what}: expected {expected}{'' if low is None else f' >= {low:g}'}; got {tok[:30]!r}")
         out.append(v)
     return out
 
@@ -178,7 +186,7 @@ def _tree(index: int, lines: list[str], spec: FeatureSpec) -> list[str]:
     k = len(spec)
     features = _ints(kv["split_feature"], f"{where}: split_feature", n_internal, 0, k - 1)
     _floats(kv["split_gain"], f"{where}: split_gain", n_internal)
-    thresholds = _floats(kv["threshold"], f"{where}: threshold", n_internal)
+    thresholds = _floats(kv["threshold"], f"{where}: threshold", n_internal, allow_inf=True)
     decision = _ints(kv["decision_type"], f"{where}: decision_type", n_internal, 0, 15)
     left = _ints(kv["left_child"], f"{where}: left_child", n_internal, -n_leaves, n_internal - 1)
     right = _ints(kv["right_child"], f"{where}: right_child", n_internal, -n_leaves, n_internal - 1)

@@ -121,6 +121,37 @@ def test_malformed_models_are_refused_naming_tree_and_key(text, edit, message):
         canonical_model_text(bad, SPEC)
 
 
+def _numeric_split_model(seed: int = 0) -> str:
+    """A model whose only feature splits 'every number left, missing right' (LightGBM writes threshold inf)."""
+    rng = np.random.default_rng(seed)
+    n = 2000
+    x = rng.normal(size=n)
+    x[: n // 2] = np.nan
+    y = np.where(np.isnan(x), rng.random(n) < 0.9, rng.random(n) < 0.1).astype(float)
+    params = dict(objective="binary", verbosity=-1, num_leaves=2, min_data_in_leaf=5, deterministic=True,
+                  force_row_wise=True, seed=seed)
+    X = np.column_stack([x, np.zeros(n), np.zeros(n)])
+    ds = lgb.Dataset(X, y, feature_name=list(SPEC.names), categorical_feature=[1])
+    return lgb.train(params, ds, num_boost_round=2).model_to_string()
+
+
+def test_an_infinite_split_threshold_is_accepted_and_predicts_identically():
+    text = _numeric_split_model()
+    assert "threshold=inf" in text  # what LightGBM writes for this split
+    canonical, _ = canonical_model_text(text, SPEC)
+    X = np.array([[np.nan, 0, 0], [1e300, 0, 0], [-3.0, 0, 0]])
+    a, b = lgb.Booster(model_str=text), lgb.Booster(model_str=canonical)
+    np.testing.assert_array_equal(a.predict(X, raw_score=True), b.predict(X, raw_score=True))
+
+
+@pytest.mark.parametrize("bad", ["nan", "-inf", "Infinity"])
+def test_a_threshold_that_is_nan_or_minus_infinity_is_refused(bad):
+    text = _numeric_split_model()
+    with pytest.raises(IncompatibleArtifactError, match=r"Tree=0: threshold: expected finite numbers or inf; got "
+                                                        + repr(bad)):
+        canonical_model_text(_edit(text, 0, "threshold", bad), SPEC)
+
+
 def test_a_single_leaf_tree_is_accepted():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
