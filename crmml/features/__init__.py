@@ -33,25 +33,34 @@ from crmml.features._pit import (
     to_timestamp,
     window_bounds,
 )
+from crmml.features._retention import (
+    ENGAGEMENT_TYPES,
+    SERVICE_TYPES,
+    churn_population,
+    retention_features,
+)
 from crmml.features._rfm import RFM_FREQS, rfm_arrays, rfm_summary
 from crmml.features._subscriptions import TERM_DAYS, subscription_features
 from crmml.features._windows import check_windows
 
 __all__ = [
     "DEFAULT_ROLES",
+    "ENGAGEMENT_TYPES",
     "PARTITION_KEYS",
     "RFM_FREQS",
+    "SERVICE_TYPES",
     "TERM_DAYS",
     "as_of_view",
     "build_features_from_parquet",
     "build_partitioned",
     "check_windows",
+    "churn_population",
     "coerce_internal",
     "concat_partitions",
     "contractual_churn_labels",
     "count_in_windows",
-    "default_as_of",
     "customer_features",
+    "default_as_of",
     "in_window",
     "label_window",
     "lead_conversion_labels",
@@ -61,9 +70,10 @@ __all__ = [
     "opportunity_outcome_labels",
     "partition_of",
     "partition_tables",
+    "retention_features",
+    "rfm_arrays",
     "rfm_features",
     "rfm_summary",
-    "rfm_arrays",
     "stack_cutoffs",
     "subscription_features",
     "sum_in_windows",

@@ -1,0 +1,180 @@
+"""Retention features as of a cutoff: purchase rhythm, payment lateness, engagement trends, buying-center decay.
+
+Columns :func:`~crmml.features.customer_features` does not compute and a
+churn model needs (``docs/features.md``, "Retention features"). Everything is
+computed from :func:`~crmml.features.as_of_view`, so no value depends on a row
+(or an event time) at or after ``as_of``. Column groups appear only when their
+table is supplied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmml.data import CRMTables
+from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by
+from crmml.features._pit import as_of_view, to_timestamp
+from crmml.features._windows import check_windows
+
+__all__ = ["ENGAGEMENT_TYPES", "SERVICE_TYPES", "churn_population", "retention_features"]
+
+ENGAGEMENT_TYPES: tuple[str, ...] = ("email_open", "email_click", "web_visit", "login")
+"""Interaction types counted as engagement (usage) in ``engagement_*`` columns."""
+SERVICE_TYPES: tuple[str, ...] = ("support_ticket", "complaint")
+"""Interaction types counted as service contacts in ``service_*`` columns."""
+
+
+def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
+                       contact_lookback: int = 365) -> pd.DataFrame:
+    """Point-in-time retention features of every customer who signed up before ``as_of``.
+
+    Parameters
+    ----------
+    tables : CRMTables
+        Needs ``customers``; uses ``transactions``, ``interactions`` and
+        ``invoices`` when present.
+    as_of : str, date or Timestamp
+    window : int
+        Trend window ``w`` in days: the last ``w`` days vs the ``w`` before.
+    contact_lookback : int
+        How far back (days) a contact must have interacted to count as a
+        member of the buying center who may since have gone silent.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id`` (sorted, the same rows as
+        :func:`~crmml.features.customer_features`):
+
+        * transactions — ``purchase_interval_days``: mean days between
+          purchases, ``(last − first) / (purchases − 1)`` (NaN below two
+          purchases); ``recency_ratio``: days since the last purchase ÷ that
+          interval ("overdue" when well above 1; NaN without an interval);
+        * invoices — ``invoices_paid_late``: invoices paid after their due
+          date (the ``invoices_paid`` column of ``customer_features`` counts
+          every paid one);
+        * interactions — ``engagement_{w}d`` / ``engagement_trend_{w}d``
+          (e-mail opens and clicks, web visits, logins in the last ``w`` days,
+          and minus the ``w`` before), ``logins_trend_{w}d``,
+          ``service_{w}d`` (support tickets and complaints);
+          with a ``contact_id`` column: ``contacts_active_{w}d`` (contacts
+          with an interaction in the last ``w`` days) and ``contacts_lost``
+          (contacts who interacted in ``[as_of − contact_lookback, as_of − w)``
+          but not since — the buying center's contacts gone silent; the
+          contract has no contact end date).
+
+    Examples
+    --------
+    >>> X = retention_features(tables, "2025-07-01")  # doctest: +SKIP
+    """
+    ts = to_timestamp(as_of)
+    (w,) = check_windows((window,), "retention_features")
+    (lookback,) = check_windows((contact_lookback,), "retention_features")
+    tables.require("customers", model="retention_features")
+    view = as_of_view(tables, ts)
+    cust = view.customers.sort_values("customer_id", kind="stable")
+    index = pd.Index(cust["customer_id"], name="customer_id")
+    n = len(index)
+    now = ts.value / 86_400e9
+    cols: dict[str, np.ndarray] = {}
+    if view.transactions is not None:
+        tx = view.transactions
+        codes = codes_of(index, tx["customer_id"])
+        t = days(tx["ts"])
+        buy = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan) >= 0
+        n_buy = count_by(codes, n, buy)
+        first, last = min_by(codes, t, n, buy), max_by(codes, t, n, buy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interval = np.where(n_buy >= 2, (last - first) / np.maximum(n_buy - 1, 1), np.nan)
+            interval = np.where(interval > 0, interval, np.nan)
+            cols["purchase_interval_days"] = interval
+            cols["recency_ratio"] = (now - last) / interval
+    if view.invoices is not None:
+        inv = view.invoices
+        codes = codes_of(index, inv["customer_id"])
+        paid, due = days(inv["paid_at"]), days(inv["due_at"])
+        cols["invoices_paid_late"] = count_by(codes, n, ~np.isnan(paid) & (paid > due))
+    if view.interactions is not None:
+        ix = view.interactions
+        codes = codes_of(index, ix["customer_id"])
+        t = days(ix["ts"])
+        kind = ix["type"].astype(object).to_numpy()
+        cur, prev = in_days(t, now, w), in_days(t, now, w, w)
+        eng = np.isin(kind, ENGAGEMENT_TYPES)
+        login = kind == "login"
+        serv = np.isin(kind, SERVICE_TYPES)
+        e_cur, e_prev = count_by(codes, n, eng & cur), count_by(codes, n, eng & prev)
+        cols[f"engagement_{w}d"] = e_cur
+        cols[f"engagement_trend_{w}d"] = e_cur - e_prev
+        cols[f"logins_trend_{w}d"] = count_by(codes, n, login & cur) - count_by(codes, n, login & prev)
+        cols[f"service_{w}d"] = count_by(codes, n, serv & cur)
+        if "contact_id" in ix.columns and lookback > w:
+            cid = ix["contact_id"]
+            known = cid.notna().to_numpy()
+            pair = pd.DataFrame({"c": codes, "contact": cid.astype(object), "t": t})[known & (codes >= 0)]
+            last_t = pair.groupby(["c", "contact"], sort=False, observed=True)["t"].max()
+            acc = last_t.index.get_level_values("c").to_numpy(dtype=np.int64)
+            lt = last_t.to_numpy(dtype=np.float64)
+            cols[f"contacts_active_{w}d"] = np.bincount(acc[lt >= now - w], minlength=n).astype(np.int64)
+            lost = (lt < now - w) & (lt >= now - lookback)
+            cols["contacts_lost"] = np.bincount(acc[lost], minlength=n).astype(np.int64)
+    return pd.DataFrame(cols, index=index)
+
+
+def churn_population(tables: CRMTables, as_of: object, business: str = "noncontractual", *,
+                     report: object | None = None) -> pd.Index:
+    """Who a churn model scores as of ``as_of`` — the index of the churn label builders.
+
+    ``"noncontractual"``: customers with at least one purchase (``amount >= 0``)
+    before ``as_of`` and, with a ``customers`` table, ``signup_at < as_of``
+    (the population of :func:`~crmml.features.noncontractual_churn_labels`).
+    ``"contractual"``: accounts with a running subscription at ``as_of``
+    (``start_at < as_of`` and ``end_at`` missing or ``>= as_of``; the
+    population of :func:`~crmml.features.contractual_churn_labels`).
+
+    ``report`` (an :class:`~crmml.data.ExclusionReport`), when given,
+    receives the customers of the ``customers`` table who signed up before
+    ``as_of`` but are not in the population, with the reason.
+    """
+    ts = to_timestamp(as_of)
+    cut = np.datetime64(ts, "ns")
+    cust = tables.customers
+    universe = None if cust is None else pd.Index(
+        cust["customer_id"].to_numpy(dtype=object)[cust["signup_at"].to_numpy(dtype="datetime64[ns]") < cut])
+    if business == "contractual":
+        tables.require("subscriptions", model="churn_population")
+        s = tables.subscriptions
+        start = s["start_at"].to_numpy(dtype="datetime64[ns]")
+        end = s["end_at"].to_numpy(dtype="datetime64[ns]")
+        ids = s["customer_id"].to_numpy(dtype=object)
+        started = start < cut
+        running = started & (np.isnat(end) | (end >= cut))
+        pop = pd.Index(pd.unique(ids[running]), name="customer_id").sort_values()
+        if report is not None and universe is not None:
+            missing = universe.difference(pop)
+            had = pd.Index(pd.unique(ids[started]))
+            report.add_entities("customers", "no running subscription at as_of (the contract ended: already churned; "
+                                "not scored)", missing.intersection(had))
+            report.add_entities("customers", "no subscription before as_of (not a contract customer yet; not scored)",
+                                missing.difference(had))
+        return pop
+    if business != "noncontractual":
+        raise ValueError(f"churn_population: business must be 'noncontractual' or 'contractual', got {business!r}")
+    tables.require("transactions", model="churn_population")
+    tx = tables.transactions
+    before = tx["ts"].to_numpy(dtype="datetime64[ns]") < cut
+    amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    ids = tx["customer_id"].to_numpy(dtype=object)
+    pop = pd.Index(pd.unique(ids[before & (amount >= 0)]), name="customer_id")
+    if universe is not None:
+        pop = pop[pop.isin(universe)]
+    pop = pop.sort_values()
+    if report is not None and universe is not None:
+        missing = universe.difference(pop)
+        had = pd.Index(pd.unique(ids[before]))
+        report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
+                            missing.intersection(had))
+        report.add_entities("customers", "no purchase before as_of (not in the churn population; not scored)",
+                            missing.difference(had))
+    return pop
