@@ -132,8 +132,28 @@ def _clv_cases() -> list[Case]:
     ]
 
 
+@functools.cache
+def _churn_b2b_tables() -> CRMTables:
+    from crmml.synthetic import make_b2b_world
+
+    return make_b2b_world(1500, seed=5).tables  # ~60 held-out non-renewals at a 90-day horizon: above the floor
+
+
+def _churn_cases() -> list[Case]:
+    from crmml.churn import ChurnModel
+
+    as_of = pd.Timestamp("2025-07-01")
+    return [
+        Case("churn", "churn-noncontractual", lambda: ChurnModel(num_threads=1), _b2c_tables, as_of,
+             _clv_noncontractual_population, {"horizon_days": 60}),
+        Case("churn", "churn-contractual", lambda: ChurnModel(business="contractual", num_threads=1),
+             _churn_b2b_tables, as_of, _clv_contractual_population, {"high_tier": 0.5}),
+    ]
+
+
 FACTORIES: dict[str, Callable[[], list[Case]]] = {
     "clv": _clv_cases,
+    "churn": _churn_cases,
 }
 """Model kind → its cases. Every kind in ``crmml.scoring.KINDS`` needs an entry."""
 

@@ -93,7 +93,7 @@ def test_without_mlflow_nothing_is_logged_and_as_of_defaults_to_the_models_sourc
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"kind": "nope"}, ParameterError, r"The 'kind' parameter of train must be one of 'clv'"),
+    ({"kind": "nope"}, ParameterError, r"The 'kind' parameter of train must be one of 'churn', 'clv'"),
     ({"params": {"horizon": 3}}, ParameterError, r"Invalid parameter\(s\) 'horizon' for CLVModel"),
     ({"params": {"horizon_days": -3}}, ParameterError, r"The 'horizon_days' parameter of CLVModel must be"),
     ({"params": {"business": "retail"}}, ParameterError, r"The 'business' parameter of CLVModel"),

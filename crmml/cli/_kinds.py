@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crmml.cli import _clv
+from crmml.cli import _churn, _clv
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class KindCLI:
 
 CLI_KINDS: dict[str, KindCLI] = {
     "clv": KindCLI("customer lifetime value", _clv.add_train_options, _clv.train_params, _clv.print_scores),
+    "churn": KindCLI("churn risk (calibrated, tiered, explained)", _churn.add_train_options, _churn.train_params,
+                     _churn.print_scores),
 }
 
 

@@ -24,6 +24,7 @@ __all__ = ["PLOTTERS", "save_plots"]
 
 PLOTTERS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.plotting.clv", "save_clv_plots"),
+    "churn": ("crmml.plotting.churn", "save_churn_plots"),
 }
 """Model kind → (module, function) drawing its training plots."""
 

@@ -21,6 +21,7 @@ __all__ = ["KINDS", "scorer_class"]
 
 KINDS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.clv", "CLVModel"),
+    "churn": ("crmml.churn", "ChurnModel"),
 }
 
 

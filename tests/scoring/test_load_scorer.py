@@ -22,7 +22,7 @@ from crmml.scoring import find_artifact_dir, load_scorer
 
 def test_unknown_kind_names_known_kinds(tmp_path):
     write_artifact(tmp_path / "m", kind="teleport", entity="x", files={"model.json": {}})
-    with pytest.raises(IncompatibleArtifactError, match="Unknown model kind 'teleport'.*this crmml knows clv"):
+    with pytest.raises(IncompatibleArtifactError, match="Unknown model kind 'teleport'.*this crmml knows churn, clv"):
         load_scorer(tmp_path / "m")
 
 
@@ -52,7 +52,7 @@ def test_kind_is_looked_up_in_crmmls_registry_and_nothing_is_imported(tmp_path, 
     imported = []
     real = importlib.import_module
     monkeypatch.setattr(importlib, "import_module", lambda name, *a: imported.append(name) or real(name, *a))
-    with pytest.raises(IncompatibleArtifactError, match=r"Unknown model kind .*; this crmml knows clv"):
+    with pytest.raises(IncompatibleArtifactError, match=r"Unknown model kind .*; this crmml knows churn, clv"):
         load_scorer(tmp_path / "m")
     assert imported == []
 
