@@ -84,8 +84,32 @@ def in_days(t_days: np.ndarray, now: float, w: float, offset: float = 0.0) -> np
 
 def type_bucket(types: pd.Series, known: Sequence[str]) -> np.ndarray:
     """Event types as an array, every type outside ``known`` (or missing) as ``"other"``."""
-    t = np.asarray(types.astype(object).where(types.notna(), "other"), dtype=object)
-    return np.where(np.isin(t, list(set(known))), t, "other")
+    names = [*dict.fromkeys(known), "other"]
+    return np.asarray(names, dtype=object)[type_codes(types, known)]
+
+
+def type_codes(types: pd.Series, known: Sequence[str]) -> np.ndarray:
+    """Position of each event type in ``[*known, "other"]`` (unknown or missing types → ``"other"``).
+
+    The distinct values are found once (``pandas.factorize``), so the cost
+    does not grow with string comparisons per row and per type.
+    """
+    names = [*dict.fromkeys(known)]
+    codes, uniques = pd.factorize(types, use_na_sentinel=True)
+    lookup = np.array([names.index(u) if isinstance(u, str) and u in names else len(names)
+                       for u in np.asarray(uniques, dtype=object)] + [len(names)], dtype=np.int64)
+    return lookup[np.asarray(codes, dtype=np.int64)]  # the sentinel -1 picks the trailing "other"
+
+
+def _max_by_pair(codes: np.ndarray, kind: np.ndarray, n_kinds: int, values: np.ndarray, n: int) -> np.ndarray:
+    """Maximum of ``values`` per (entity, kind): shape ``(n, n_kinds)``, NaN where none."""
+    m = (codes >= 0) & ~np.isnan(values)
+    out = np.full(n * n_kinds, np.nan)
+    if m.any():
+        key = codes[m] * n_kinds + kind[m]
+        s = pd.Series(values[m]).groupby(key, sort=False).max()
+        out[s.index.to_numpy()] = s.to_numpy()
+    return out.reshape(n, n_kinds)
 
 
 def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.Series, known: Sequence[str],
@@ -96,16 +120,21 @@ def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.
     ``days_since_{event}`` and ``days_since_{type}`` (NaN without such an event);
     types outside ``known`` count as ``other``.
     """
-    kind = type_bucket(types, known)
+    kind = type_codes(types, known)
     names = [*dict.fromkeys(known), "other"]
+    k = len(names)
+    valid = codes >= 0
     cols: dict[str, np.ndarray] = {}
     for w in windows:
-        win = in_days(t_days, now, w)
-        cols[f"{prefix}_{w}d"] = count_by(codes, n, win)
-        for k in names:
-            cols[f"{prefix}_{k}_{w}d"] = count_by(codes, n, win & (kind == k))
-    cols[f"days_since_{event}"] = now - max_by(codes, t_days, n)
-    for k in names:
-        cols[f"days_since_{k}"] = now - max_by(codes, t_days, n, kind == k)
+        win = valid & in_days(t_days, now, w)
+        per = np.bincount(codes[win] * k + kind[win], minlength=n * k).reshape(n, k).astype(np.int64)
+        cols[f"{prefix}_{w}d"] = per.sum(axis=1)
+        for j, name in enumerate(names):
+            cols[f"{prefix}_{name}_{w}d"] = np.ascontiguousarray(per[:, j])
+    last = _max_by_pair(codes, kind, k, np.asarray(t_days, dtype=np.float64), n)
+    with np.errstate(invalid="ignore"):
+        overall = np.fmax.reduce(last, axis=1) if k else np.full(n, np.nan)
+    cols[f"days_since_{event}"] = now - overall
+    for j, name in enumerate(names):
+        cols[f"days_since_{name}"] = now - last[:, j]
     return cols
-
