@@ -126,6 +126,10 @@ class ChurnModel(Estimator):
         Reasons for every row, or only for the medium and high tiers (faster:
         contributions are the expensive part of scoring).
     learning_rate, num_leaves, max_depth : LightGBM parameters (see docs/supervised.md)
+    tree_tolerance : float, default=0.002
+        Keep the fewest trees whose held-out log loss is within this relative
+        tolerance of the best (see :class:`~crmml.supervised.BinaryOutcomeModel`):
+        scoring and reasons cost time in proportion to the trees.
     num_threads : int, default=0
         LightGBM threads (0 = all cores).
     seed : int, default=0
@@ -164,6 +168,7 @@ class ChurnModel(Estimator):
         "learning_rate": [Interval(0, 1, closed="right")],
         "num_leaves": [Interval(2, 4096, integer=True)],
         "max_depth": [Interval(1, 64, integer=True)],
+        "tree_tolerance": [Interval(0, 0.5, closed="both")],
         "num_threads": [Interval(0, 1024, integer=True)],
         "seed": [Interval(0, 2**31 - 1, integer=True)],
     }
@@ -185,6 +190,7 @@ class ChurnModel(Estimator):
         learning_rate: float = 0.1,
         num_leaves: int = 15,
         max_depth: int = 4,
+        tree_tolerance: float = 0.002,
         num_threads: int = 0,
         seed: int = 0,
     ) -> None:
@@ -202,6 +208,7 @@ class ChurnModel(Estimator):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.max_depth = max_depth
+        self.tree_tolerance = tree_tolerance
         self.num_threads = num_threads
         self.seed = seed
 
@@ -363,7 +370,7 @@ class ChurnModel(Estimator):
         present = set(tset.feature_columns)
         model = BinaryOutcomeModel(
             learning_rate=self.learning_rate, num_leaves=self.num_leaves, max_depth=self.max_depth,
-            tiers=policy, templates=churn_templates(),
+            tree_tolerance=float(self.tree_tolerance), tiers=policy, templates=churn_templates(),
             baseline=baseline if baseline in present else None, baseline_direction=direction,
             num_threads=int(self.num_threads), seed=int(self.seed),
             allow_missing=(), exclude=(),

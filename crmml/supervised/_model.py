@@ -93,6 +93,10 @@ class BinaryOutcomeModel:
         ``min_data_in_leaf=None`` scales with the training rows).
     max_rounds, early_stopping_rounds : int
         Most trees, and rounds without held-out improvement before stopping.
+    tree_tolerance : float, default=0.0
+        Keep the fewest trees whose held-out log loss is within this relative
+        tolerance of the best (``0.002``: within 0.2 %); fewer trees make
+        batch scoring and reasons faster in proportion.
     monotone : mapping, optional
         Feature → +1 (probability never decreases with it) or -1.
     categorical : iterable of str
@@ -167,6 +171,7 @@ class BinaryOutcomeModel:
         "lambda_l2": [Interval(0, None)],
         "max_rounds": [Interval(1, 100_000, integer=True)],
         "early_stopping_rounds": [Interval(1, None, integer=True)],
+        "tree_tolerance": [Interval(0, 0.5, closed="both")],
         "calibration": [Options(METHODS)],
         "isotonic_min_class": [Interval(1, None, integer=True)],
         "refit": [_Bool()],
@@ -192,6 +197,7 @@ class BinaryOutcomeModel:
         lambda_l2: float = 1.0,
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
+        tree_tolerance: float = 0.0,
         monotone: Mapping[str, int] | None = None,
         categorical: Iterable[str] = (),
         allow_missing: bool | Iterable[str] = (),
@@ -219,6 +225,7 @@ class BinaryOutcomeModel:
         self.lambda_l2 = lambda_l2
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
+        self.tree_tolerance = tree_tolerance
         self.monotone = monotone
         self.categorical = categorical
         self.allow_missing = allow_missing
@@ -337,7 +344,8 @@ class BinaryOutcomeModel:
         y_tr, y_ho = y[split.train], y[split.holdout]
         params = self._lgb_params(split.n_train, mono)
         tree, log = train_booster(X_tr, y_tr, hold.matrix, y_ho, spec, params, max_rounds=self.max_rounds,
-                                  early_stopping_rounds=self.early_stopping_rounds)
+                                  early_stopping_rounds=self.early_stopping_rounds,
+                                  tolerance=float(self.tree_tolerance))
         raw_ho = tree.raw_score(hold.matrix, num_threads=self.num_threads)
         calibrator, p_oof = cross_fit(raw_ho, y_ho, method=self.calibration,
                                       isotonic_min_class=self.isotonic_min_class, folds=CALIBRATION_FOLDS,
@@ -359,7 +367,7 @@ class BinaryOutcomeModel:
                        "baseline.")
                 logger.warning("%s", msg)
                 warnings.warn(msg, BaselineWarning, stacklevel=2)
-        n_trees_chosen = log.best_iteration
+        n_trees_chosen = log.kept
         if self.refit:
             used = split.train | split.holdout
             all_frame = frame.loc[used, features]

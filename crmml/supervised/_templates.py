@@ -464,7 +464,8 @@ def crm_templates() -> ReasonTemplates:
         ReasonTemplate("subscriptions_ended", "{value:count:ended subscription:ended subscriptions}"),
         ReasonTemplate("mrr", "monthly recurring revenue of {value:,.0f}"),
         ReasonTemplate("contacts_total", "{value:count:contact:contacts} in the buying center"),
-        ReasonTemplate("contacts_lost", "{value:count:contact:contacts} lost from the buying center"),
+        ReasonTemplate("contacts_lost", "{value:count:buying-center contact:buying-center contacts} gone silent "
+                       "(active in the past year, no interaction recently)"),
         ReasonTemplate("contact_roles", "{value:count:buying-center role:buying-center roles} covered"),
         ReasonTemplate(r"contacts_(?P<role>[a-z_]+)", "{role} contacts: {value}", regex=True),
         ReasonTemplate("age_days", "open for {value:count:day:days}"),

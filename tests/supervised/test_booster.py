@@ -59,9 +59,22 @@ def test_params_defaults():
 
 def test_early_stopping_keeps_the_best_iteration(trained):
     (tree, log), _ = trained
-    assert tree.num_trees == log.best_iteration
+    assert tree.num_trees == log.best_iteration == log.kept
     assert log.rounds_run == len(log.holdout_logloss) >= log.best_iteration
     assert int(np.argmin(log.holdout_logloss)) + 1 == log.best_iteration
+
+
+@pytest.mark.parametrize("tolerance", [0.002, 0.01, 0.05])
+def test_tree_tolerance_keeps_the_shortest_prefix_within_it_of_the_best(trained, tolerance):
+    _, (X, y, Xv, yv, params) = trained
+    tree, log = train_booster(X, y, Xv, yv, SPEC, params, tolerance=tolerance)
+    losses = log.holdout_logloss
+    limit = losses[log.best_iteration - 1] * (1 + tolerance)
+    assert tree.num_trees == log.kept <= log.best_iteration
+    assert losses[log.kept - 1] <= limit
+    assert all(v > limit for v in losses[: log.kept - 1])  # no shorter prefix qualifies
+    raw = tree.raw_score(Xv)
+    assert np.isclose(np.mean(np.logaddexp(0, raw) - yv * raw), losses[log.kept - 1], rtol=1e-6)
 
 
 def test_training_is_deterministic(trained):
