@@ -46,6 +46,10 @@ def test_clv_notebook_is_present():
     assert NOTEBOOKS / "clv.ipynb" in PATHS
 
 
+def test_churn_notebook_is_present():
+    assert NOTEBOOKS / "churn.ipynb" in PATHS
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_notebook_is_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
