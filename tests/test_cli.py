@@ -1,13 +1,16 @@
 """The crmml command line: synth → train → score, exit codes, the demo, kinds read from the model."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import crmml
+from crmml.churn import ChurnModel
 from crmml.cli import EXIT_ARTIFACT, EXIT_DATA, EXIT_OK, EXIT_PARAM, main
 from crmml.clv import CLVModel
+from crmml.features import churn_population
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +80,74 @@ def test_usage_error_exits_2():
 def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    rc = main(["demo", "--customers", "1500", "--workdir", str(tmp_path / "demo"), "--top", "5"])
+    work = tmp_path / "demo"
+    rc = main(["demo", "--customers", "1500", "--workdir", str(work), "--top", "5"])
     assert rc == EXIT_OK
     out = capsys.readouterr().out
     assert "registered crmml-clv version 1 as models:/crmml-clv@champion" in out
     for seg in ("Champions", "Loyal", "Potential", "At risk"):
         assert seg in out
     assert (tmp_path / "mlflow.db").exists()  # the local embedded store
-    assert (tmp_path / "demo" / "clv_scores.parquet").exists()
-    assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == [
+    assert (work / "clv_scores.parquet").exists()
+    assert sorted(p.name for p in (work / "plots").glob("*.png")) == [
         "calibration_by_frequency.png", "cumulative_tracking.png", "probability_alive_matrix.png"]
+
+    # churn: trained, registered, loaded back through the registry, every customer of the population scored
+    assert "registered crmml-churn version 1 as models:/crmml-churn@champion" in out
+    churn_out = out[out.index("Churn risk tiers"):]
+    for tier, action in (("high", "alert_account_manager"), ("medium", "retention_offer"), ("low", "none")):
+        assert re.search(rf"^  {tier} +[\d,]+  \( *[\d.]+%\)  action {action} +revenue at risk +[\d,]+$",
+                         churn_out, re.MULTILINE), f"no {tier} tier line in:\n{churn_out}"
+    assert sorted(p.name for p in (work / "plots" / "churn").glob("*.png")) == [
+        "calibration_curve.png", "gain_chart.png", "reason_frequencies.png"]
+
+    scores = pd.read_parquet(work / "churn_scores.parquet")
+    tables = crmml.load_tables(work / "b2c")
+    as_of = pd.Timestamp("2025-12-31")  # the end of the sample world: the demo's as_of
+    population = churn_population(tables, as_of, "noncontractual")
+    assert scores.index.name == "customer_id" and scores.index.is_unique
+    assert sorted(scores.index) == sorted(population.astype(str)) and len(scores) > 1000
+    assert list(scores.columns) == [c for c in ChurnModel().output_schema() if c != "customer_id"]
+    assert scores["churn_probability"].between(0, 1).all() and (scores["revenue_at_risk"] >= 0).all()
+    tier_line = re.compile(r"^  (high|medium|low) +([\d,]+) ", re.MULTILINE)
+    printed = {t: int(k.replace(",", "")) for t, k in tier_line.findall(churn_out)}
+    assert printed == scores["risk_tier"].astype(str).value_counts().reindex(["high", "medium", "low"],
+                                                                              fill_value=0).to_dict()
+
+    # the top at-risk table: the 5 highest revenue at risk, ids only (pseudonymous), with probability and reason
+    top = out[out.index("Top 5 at-risk customers by revenue at risk:"):].splitlines()
+    assert top[1].split() == ["churn_probability", "risk_tier", "action", "revenue_at_risk", "reason_1"]
+    assert top[2].split() == ["customer_id"]
+    rows = top[3:8]
+    expected = scores.sort_values("revenue_at_risk", ascending=False, kind="stable").head(5)
+    for r, (cid, e) in zip(rows, expected.iterrows(), strict=True):
+        assert r.split()[0] == cid  # the pseudonymous id, nothing else about the customer
+        assert f"{e.churn_probability:.3f}" in r and e.action in r
+        assert (e.reason_1 if pd.notna(e.reason_1) else "NaN") in r
+
+    loaded = crmml.load_scorer("models:/crmml-churn@champion", kind="churn",
+                               tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert loaded.business == "noncontractual" and loaded.horizon_days == 90
+    again = loaded.score(tables, as_of)
+    pd.testing.assert_series_equal(again["churn_probability"], scores["churn_probability"], check_exact=False)
+
+
+@pytest.mark.slow
+def test_demo_skips_churn_when_the_sample_world_is_too_small(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    work = tmp_path / "demo"
+    work.mkdir()
+    (work / "churn_scores.parquet").write_bytes(b"a previous demo's churn scores")
+    rc = main(["demo", "--customers", "100", "--workdir", str(work), "--top", "3"])
+    assert rc == EXIT_OK
+    captured = capsys.readouterr()
+    assert "registered crmml-clv version 1" in captured.out and "Segments:" in captured.out
+    assert "Churn: skipped" in captured.out and "crmml-churn" not in captured.out
+    assert "warning: churn skipped: the sample world is too small" in captured.err
+    assert "Fix: run the demo with more --customers" in captured.err
+    assert (work / "clv_scores.parquet").exists()
+    assert not (work / "churn_scores.parquet").exists()  # no scores of another world left behind
 
 
 def test_features_command_builds_every_builder_and_writes_parquet(tmp_path, capsys):

@@ -329,9 +329,11 @@ def test_demo_runs_twice_in_the_same_workdir(tmp_path, monkeypatch, capsys):
         assert rc == EXIT_OK, capsys.readouterr().err
         out = capsys.readouterr().out
         assert f"registered crmml-clv version {version} as models:/crmml-clv@champion" in out
+        assert f"registered crmml-churn version {version} as models:/crmml-churn@champion" in out
         assert time.perf_counter() - t0 < 120
     assert _customers(work / "b2c") == 400
     assert (work / "clv_scores.parquet").exists()
+    assert pd.read_parquet(work / "churn_scores.parquet").index.is_unique
 
 
 def test_demo_refuses_a_foreign_data_folder(tmp_path, monkeypatch, capsys):

@@ -178,7 +178,16 @@ def _cmd_score(a: argparse.Namespace, tables: Any | None = None) -> int:
 
 
 # ------------------------------------------------------------------------ demo
+#: What ``crmml demo`` trains: the CLV model and the B2C churn model (registered as ``crmml-<kind>@champion``).
+_DEMO_CLV = {"business": "noncontractual", "transaction_model": "bgnbd", "horizon_days": 365.0, "discount_rate": 0.10}
+#: One LightGBM thread: on ~12,000 training rows it is as fast as several, and it stays fast on a busy
+#: machine (all-core OpenMP threads competing with other processes slowed the fit from ~1 s to 5-30 s).
+_DEMO_CHURN = {"business": "noncontractual", "horizon_days": 90.0, "num_threads": 1}
+_DEMO_OUTPUTS = "b2c/, plots/, clv_scores.parquet and churn_scores.parquet"
+
+
 def _cmd_demo(a: argparse.Namespace) -> int:
+    """The main job: sample B2C world → features → CLV (holdout, train, register, score) → churn (same)."""
     from crmml import features as F
     from crmml import synthetic
     from crmml.training import prepare_training
@@ -188,14 +197,16 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     data = work / "b2c"
     _check_writable(work, "--workdir", want="folder")
     stale = _prepare_world_dir(data, "--workdir", own=True, force=False,
-                               fix="choose another --workdir (the demo writes b2c/, plots/ and clv_scores.parquet)")
+                               fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
     _check_writable(work / "plots", "--workdir", want="folder")
+    _check_writable(work / "plots" / "churn", "--workdir", want="folder")
     _check_writable(work / "clv_scores.parquet", "--workdir", want="file")
-    job = prepare_training("clv", params={"business": "noncontractual", "transaction_model": "bgnbd",
-                                          "horizon_days": 365.0, "discount_rate": 0.10},
-                           holdout_days=a.holdout_days, tracking_uri=a.tracking_uri, register=True,
-                           name="crmml-clv", alias="champion", plots_dir=work / "plots",
-                           progress=_print_progress, labels=_TRAIN_LABELS)
+    _check_writable(work / "churn_scores.parquet", "--workdir", want="file")
+    jobs = {kind: prepare_training(kind, params=params, holdout_days=a.holdout_days, tracking_uri=a.tracking_uri,
+                                   register=True, name=f"crmml-{kind}", alias="champion", plots_dir=plots,
+                                   progress=_print_progress, labels=_TRAIN_LABELS)
+            for kind, params, plots in (("clv", _DEMO_CLV, work / "plots"),
+                                        ("churn", _DEMO_CHURN, work / "plots" / "churn"))}
     with _step(f"generating the sample B2C world ({a.customers:,} customers, seed {a.seed}) in {data}"):
         world = synthetic.make_b2c_world(a.customers, seed=a.seed)
         _clear(stale)  # the previous demo's world only (checked above)
@@ -206,7 +217,61 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     with _step(f"building point-in-time customer features as of {_day(as_of)}"):
         cf = F.customer_features(tables, as_of)
     _summarise("customer_features", cf)
+    job = jobs["clv"]
     result = job.run(tables, as_of)
     score_args = argparse.Namespace(model=result.registry_uri, kind="clv", data=str(data), as_of=_day(as_of),
                                     out=str(work / "clv_scores.parquet"), top=a.top, tracking_uri=job.tracking_uri)
-    return _cmd_score(score_args, tables)
+    rc = _cmd_score(score_args, tables)
+    if rc != EXIT_OK:
+        return rc
+    return _demo_churn(jobs["churn"], tables, as_of, work / "churn_scores.parquet", a.top)
+
+
+def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int) -> int:
+    """Train and register churn, score every customer through ``models:/crmml-churn@champion``, print a summary.
+
+    A sample world too small for churn (the training floor of docs/churn.md)
+    skips this step with a warning: the CLV part stands on its own.
+    """
+    from crmml.data import ExclusionReport
+    from crmml.exceptions import InsufficientDataError
+    from crmml.scoring import write_parquet_atomic
+
+    try:
+        result = job.run(tables, as_of)
+    except InsufficientDataError as exc:
+        _err(f"warning: churn skipped: the sample world is too small to train churn. {exc} "
+             "Fix: run the demo with more --customers (the default 3000 is enough).")
+        if out.is_file():  # the previous run's churn scores belong to another world
+            out.unlink()
+            _err(f"  removed the previous demo's {out}")
+        print("\nChurn: skipped — the sample world is too small to train it (see the warning on stderr).")
+        return EXIT_OK
+    scorer = _load_model(result.registry_uri, job.tracking_uri, "churn")
+    report = ExclusionReport()
+    with _step(f"scoring churn risk as of {_day(as_of)}"):
+        scores = scorer.score(tables, as_of, report=report)
+    for e in report.to_dict():
+        _err(_exclusion(e))
+    with _step(f"writing {len(scores):,} churn scores to {out}"):
+        write_parquet_atomic(scores, out)
+    _print_demo_churn(scorer, scores, top)
+    return EXIT_OK
+
+
+def _print_demo_churn(scorer: Any, scores: Any, top: int) -> None:
+    """Customers per risk tier with its action, then the top ``top`` by revenue at risk (ids only, no names)."""
+    n = max(len(scores), 1)
+    tiers = scores["risk_tier"].astype(str)
+    print(f"\nChurn risk tiers (no purchase in the next {scorer.horizon_days:g} days):")
+    for tier in ("high", "medium", "low"):
+        sel = tiers == tier
+        k = int(sel.sum())
+        money = float(scores.loc[sel, "revenue_at_risk"].sum())
+        action = getattr(scorer, f"{tier}_action")
+        print(f"  {tier:<7} {k:>8,}  ({k / n:6.1%})  action {action:<22} revenue at risk {money:>12,.0f}")
+    print(f"\nTop {top} at-risk customers by revenue at risk:")
+    cols = ["churn_probability", "risk_tier", "action", "revenue_at_risk", "reason_1"]
+    best = scores.sort_values("revenue_at_risk", ascending=False, kind="stable").head(top)
+    print(best[cols].to_string(formatters={"churn_probability": "{:.3f}".format,
+                                           "revenue_at_risk": "{:,.2f}".format}))
