@@ -337,7 +337,7 @@ class ChurnModel(Estimator):
     def score_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """One customer's outputs from a feature mapping (no pandas; one thread) — the in-process fast path."""
         self._check_fitted("score_row")
-        out = self.model_.score_row(row)
+        out = self.model_.score_row(row, reasons_for=_REASONS_FOR[self.reasons_for])
         p = out.pop("probability")
         res: dict[str, Any] = {"churn_probability": p, "risk_tier": out.pop("tier"), "action": out.pop("action")}
         col = "mrr" if self.business == "contractual" else "revenue_365d"

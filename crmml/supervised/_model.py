@@ -483,11 +483,13 @@ class BinaryOutcomeModel:
             out = pd.concat([out, expl], axis=1)
         return out
 
-    def score_row(self, row: Mapping[str, Any], *, reasons: bool = True) -> dict[str, Any]:
+    def score_row(self, row: Mapping[str, Any], *, reasons: bool = True,
+                  reasons_for: Iterable[str] | None = None) -> dict[str, Any]:
         """One entity's outputs as a dict, without pandas, on one thread.
 
-        Equal to that row of :meth:`score_frame` (texts ``None`` where the
-        frame holds a missing value).
+        Equal to that row of :meth:`score_frame` with the same ``reasons`` and
+        ``reasons_for`` (texts ``None`` where the frame holds a missing value;
+        outside the ``reasons_for`` tiers the reason slots are empty).
         """
         self._check_fitted("score_row")
         x = self.spec_.transform_row(row)
@@ -498,10 +500,13 @@ class BinaryOutcomeModel:
         out: dict[str, Any] = {"probability": p, "tier": str(tier[0])}
         if action is not None:
             out["action"] = str(action[0])
-        if reasons:
+        if reasons and (reasons_for is None or out["tier"] in set(reasons_for)):
             contrib = booster.predict(x, pred_contrib=True, num_threads=1)
             out.update(explain_row(contrib[0], x[0], self.spec_, self.templates_,
                                    n_increasing=self.n_increasing, n_decreasing=self.n_decreasing, extra=row))
+        elif reasons:
+            out.update({c: float("nan") if c.endswith("_contribution") else None
+                        for c in reason_columns(self.n_increasing, self.n_decreasing)})
         return out
 
     def _threads(self, num_threads: int | None) -> int:

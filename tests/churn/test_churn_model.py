@@ -255,6 +255,12 @@ def test_capacity_tiers_and_actionable_reasons(b2c_world):
     assert scores.loc[low, "reason_1"].isna().all() and scores.loc[~low, "reason_1"].notna().all()
     assert set(scores["action"].astype(str)) <= {"none", "retention_offer", "alert_account_manager"}
     assert (scores.loc[low, "action"] == "none").all()
+    feats = m.build_features(b2c_world.tables, AS_OF).set_index("customer_id")
+    for cid in (scores.index[low][0], scores.index[~low][0]):  # one customer alone = its batch row, reasons or not
+        one = m.score_row(feats.loc[cid].to_dict())
+        assert (one["reason_1"] is None) == bool(low[cid])
+        assert one["reason_1"] == (None if low[cid] else scores.at[cid, "reason_1"])
+        assert one["churn_probability"] == pytest.approx(scores.at[cid, "churn_probability"], abs=1e-12)
 
 
 @pytest.mark.slow
