@@ -218,9 +218,16 @@ def as_of_sources(model: Any) -> tuple[str, ...] | None:
 
 
 def describe_exclusion(e: Mapping[str, Any]) -> str:
-    """One exclusion entry in words: ``excluded 12 transactions row(s): <rule>``."""
+    """One exclusion entry in words.
+
+    ``excluded 12 transactions row(s): <rule>`` for rows;
+    ``excluded 524 entities of customers: <rule>`` for entities (and
+    ``fit-only`` entries: left out of the fit, still scored).
+    """
     unit = e.get("unit", "rows")
-    return f"excluded {e['n_rows']:,} {e['table']} {'row(s)' if unit == 'rows' else unit}: {e['rule']}"
+    what = {"rows": f"{e['table']} row(s)", "entities": f"entities of {e['table']}",
+            "fit-only": f"entities of {e['table']} from the fit only"}.get(unit, f"{e['table']} {unit}")
+    return f"excluded {e['n_rows']:,} {what}: {e['rule']}"
 
 
 def _day(ts: pd.Timestamp) -> str:

@@ -74,7 +74,7 @@ def test_cli_trains_and_scores_churn(tmp_path, capsys):
     plots = tmp_path / "plots"
     rc = main(["train", "churn", "--data", str(data), "--as-of", "2025-07-01", "--no-mlflow", "--holdout-days", "0",
                "--business", "noncontractual", "--horizon-days", "90", "--save", str(model_dir),
-               "--plots-dir", str(plots)])
+               "--plots-dir", str(plots), "--num-threads", "1"])
     assert rc == EXIT_OK
     assert {p.name for p in plots.iterdir()} == {"calibration_curve.png", "gain_chart.png",
                                                  "reason_frequencies.png"}
@@ -84,9 +84,22 @@ def test_cli_trains_and_scores_churn(tmp_path, capsys):
                "--out", str(out), "--top", "3"])
     assert rc == EXIT_OK
     printed = capsys.readouterr().out
-    assert "Risk tiers:" in printed and "Top 3 at-risk customers:" in printed and "reason_1" in printed
+    assert "Risk tiers:" in printed and "Top 3 at-risk customers by revenue at risk:" in printed
     scores = pd.read_parquet(out)
     assert scores.index.name == "customer_id" and {"churn_probability", "risk_tier", "action"} <= set(scores.columns)
+    top = printed[printed.index("Top 3"):].splitlines()[3:6]  # title, header, index name, then the rows
+    assert [line.split()[0] for line in top] == list(scores["revenue_at_risk"].nlargest(3).index)
+    from crmml.churn import ChurnModel
+    assert ChurnModel.load(model_dir).num_threads == 1
+
+
+def test_train_churn_refuses_a_bad_thread_count(tmp_path, capsys):
+    from crmml.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["train", "churn", "--data", str(tmp_path), "--num-threads", "-2"])
+    assert e.value.code == 2
+    assert "argument --num-threads: expected a whole number of threads in [0, 1024]; got '-2'" in capsys.readouterr().err
 
 
 def test_gain_table_from_calibration_bins():

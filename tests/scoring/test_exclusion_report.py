@@ -40,3 +40,14 @@ def test_crmml_score_prints_the_exclusions_of_scoring(tmp_path, capsys):
     refunds = int(((tx.amount < 0) & (tx.ts < pd.Timestamp("2025-07-01"))).sum())
     assert f"excluded {refunds:,} transactions row(s): refund or missing amount" in err
     assert pd.read_parquet(tmp_path / "scores.parquet").attrs == {}
+
+
+def test_exclusions_are_described_in_words_per_unit():
+    from crmml.training import describe_exclusion
+
+    assert describe_exclusion({"table": "transactions", "rule": "refund", "n_rows": 1200}) == \
+        "excluded 1,200 transactions row(s): refund"
+    assert describe_exclusion({"table": "customers", "rule": "no purchase", "n_rows": 524, "unit": "entities"}) == \
+        "excluded 524 entities of customers: no purchase"
+    assert describe_exclusion({"table": "customers", "rule": "r", "n_rows": 3, "unit": "fit-only"}) == \
+        "excluded 3 entities of customers from the fit only: r"
