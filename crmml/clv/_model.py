@@ -42,8 +42,15 @@ from crmml.exceptions import (
     Problem,
     examples_of,
 )
-from crmml.features import TERM_DAYS, as_of_view, default_as_of, rfm_arrays, subscription_features, to_timestamp
-
+from crmml.features import (
+    TERM_DAYS,
+    as_of_view,
+    customer_margin,
+    default_as_of,
+    rfm_arrays,
+    subscription_features,
+    to_timestamp,
+)
 
 __all__ = ["CLVModel", "as_tables"]
 
@@ -263,26 +270,9 @@ class CLVModel(Estimator):
         _check_finite(t.transactions, ("amount", "cost"))
         index, cols = rfm_arrays(t.transactions, ts, freq=self.freq, freq_multiplier=1, customers=t.customers,
                                  monetary=True, report=report)
-        cols["margin_rate"] = self._customer_margin(t, ts, index)
+        cols["margin_rate"] = customer_margin(t.transactions, ts, index)
         _report_unscored_buyers(t, ts, index, report)
         return index, cols
-
-    def _customer_margin(self, t: CRMTables, ts: pd.Timestamp, index: pd.Index) -> np.ndarray:
-        tx = t.transactions
-        if tx is None or "cost" not in tx.columns:
-            return np.full(len(index), np.nan)
-        amount = tx["amount"].to_numpy(dtype="float64")
-        cost = tx["cost"].to_numpy(dtype="float64", na_value=np.nan)
-        codes, uniques = pd.factorize(tx["customer_id"])
-        pos_u = pd.Index(index).get_indexer(uniques)
-        pos = np.where(codes >= 0, pos_u[np.maximum(codes, 0)], -1) if len(pos_u) else np.full(len(codes), -1)
-        sel = (tx["ts"].to_numpy() < np.datetime64(ts, "ns")) & (amount > 0) & np.isfinite(cost) & (pos >= 0)
-        if not sel.any():
-            return np.full(len(index), np.nan)
-        revenue = np.bincount(pos[sel], weights=amount[sel], minlength=len(index))
-        costs = np.bincount(pos[sel], weights=cost[sel], minlength=len(index))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(revenue > 0, 1.0 - costs / revenue, np.nan)
 
     def _contractual_features(self, t: CRMTables, ts: pd.Timestamp,
                               report: ExclusionReport) -> tuple[pd.Index, dict[str, np.ndarray]]:

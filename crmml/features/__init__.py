@@ -8,6 +8,7 @@ hash-partitioned, out-of-core builds. See ``docs/features.md``.
 from crmml.features._asof import default_as_of
 from crmml.features._customer import DEFAULT_ROLES, customer_features
 from crmml.features._lead import lead_features
+from crmml.features._margin import customer_margin
 from crmml.features._opportunity import opportunity_features
 from crmml.features._partition import (
     PARTITION_KEYS,
@@ -60,6 +61,7 @@ __all__ = [
     "contractual_churn_labels",
     "count_in_windows",
     "customer_features",
+    "customer_margin",
     "default_as_of",
     "in_window",
     "label_window",
