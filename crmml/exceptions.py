@@ -29,6 +29,7 @@ __all__ = [
     "InsufficientDataError",
     "OutputError",
     "TrackingError",
+    "LabelWindowWarning",
 ]
 
 _MAX_EXAMPLES = 5
@@ -175,3 +176,10 @@ class InsufficientDataError(CrmmlError, ValueError):
     negatives to train, early-stop and calibrate. The message says how many
     were found, the documented floor, and what to change (more cutoffs, a
     longer history, a shorter horizon)."""
+
+
+class LabelWindowWarning(UserWarning):
+    """A label window ``[as_of, as_of + horizon)`` runs past the latest event
+    in the table, so outcomes in its unobserved part are missing (B2C: counted
+    as churned; B2B: as renewed). Choose an ``as_of`` at least one horizon
+    before the end of the data."""

@@ -37,13 +37,14 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from crmml.data import TABLES, CRMTables
-from crmml.exceptions import ParameterError
+from crmml.exceptions import LabelWindowWarning, ParameterError
 
 __all__ = [
     "to_timestamp",
@@ -316,6 +317,20 @@ def label_window(
     return frame.loc[m]
 
 
+def _warn_unobserved(builder: str, table: str, latest: pd.Timestamp | None, as_of: pd.Timestamp, h: float,
+                     missing_means: str) -> None:
+    """Warn when the label window ends more than 10 % of the horizon (and a day) after the latest event."""
+    if latest is None or pd.isna(latest):
+        return
+    end = as_of + pd.Timedelta(days=h)
+    if end - latest > pd.Timedelta(days=max(1.0, 0.1 * h)):
+        warnings.warn(
+            f"{builder}: the label window [{as_of.date()}, {end.date()}) runs past the latest {table} event "
+            f"({latest.date()}), so outcomes in its unobserved part are missing ({missing_means}). Use an as_of "
+            f"on or before {(latest - pd.Timedelta(days=h)).date()}, or a shorter horizon.",
+            LabelWindowWarning, stacklevel=3)
+
+
 def noncontractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: float) -> pd.DataFrame:
     """Non-contractual (B2C) churn labels.
 
@@ -340,6 +355,8 @@ def noncontractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: 
         known = tables.customers.loc[tables.customers["signup_at"] < ts, "customer_id"]
         pop = pop[pop.isin(known)]
     pop = pop.sort_values()
+    _warn_unobserved("noncontractual_churn_labels", "transactions", tx["ts"].max() if len(tx) else None, ts, h,
+                     "customers are counted as churned")
     fut = label_window(tx.loc[purchase], "ts", ts, h)
     churned = (~pop.isin(fut["customer_id"])).astype(np.int64)
     return pd.DataFrame({"churned": churned}, index=pop)
@@ -373,6 +390,9 @@ def contractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: flo
     new = (s["start_at"] >= ts) & (s["start_at"] < end_h)
     keep_ids = pd.Index(s.loc[survives | new.to_numpy(dtype=bool, na_value=False), "customer_id"])
     churned = (~pop.isin(keep_ids)).astype(np.int64)
+    latest = pd.concat([s["start_at"], s["end_at"]]).max() if len(s) else None
+    _warn_unobserved("contractual_churn_labels", "subscriptions", latest, ts, h,
+                     "an end not yet recorded counts as a renewal")
     return pd.DataFrame({"churned": churned}, index=pop)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import datetime as dt
 
 import numpy as np
@@ -129,6 +131,23 @@ def test_noncontractual_churn_labels(world):
     y = noncontractual_churn_labels(world, AS_OF, 30)
     # c1 buys on 2024-03-15; c3 on 2024-03-01; c2 and c4 do not (c4 only has a 0-amount purchase before)
     assert y["churned"].to_dict() == {"c1": 0, "c2": 1, "c3": 0, "c4": 1}
+
+
+def test_label_windows_past_the_data_are_warned_about(world):
+    from crmml.exceptions import LabelWindowWarning
+
+    # the latest transaction is 2024-03-15: a 30-day window from 2024-03-01 is half unobserved
+    with pytest.warns(LabelWindowWarning, match=r"^noncontractual_churn_labels: the label window \[2024-03-01, "
+                                                 r"2024-03-31\) runs past the latest transactions event \(2024-03-15\)"
+                                                 r".*Use an as_of on or before 2024-02-14, or a shorter horizon\.$"):
+        noncontractual_churn_labels(world, AS_OF, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelWindowWarning)
+        noncontractual_churn_labels(world, AS_OF, 15)  # ends on the latest event: observed
+        noncontractual_churn_labels(world, "2024-02-14", 30)
+    with pytest.warns(LabelWindowWarning, match=r"^contractual_churn_labels: .*an end not yet recorded counts as a "
+                                                 r"renewal"):
+        contractual_churn_labels(world, "2030-01-01", 30)
 
 
 def test_contractual_churn_labels(world):
