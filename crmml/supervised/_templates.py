@@ -166,6 +166,24 @@ class _Resolved:
         return self.others
 
 
+_INTEGER_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?[,_]?\.0f")
+
+
+def _rounds_to_integer(r: _Resolved, field: str) -> bool:
+    """Whether every place ``field`` is shown formats it rounded to a whole number.
+
+    Then values that round to the same integer (half to even, as Python's
+    ``round`` and ``format`` do) give the same text, and :meth:`ReasonTemplates.render`
+    formats each integer once. The default text counts only when the text
+    can fall back to it (it refers to a field other than ``value``).
+    """
+    parts = [*r.text, *(r.context or [])]
+    if any(f not in (None, "value") and f not in _RESERVED and f not in r.groups for _, f, _ in r.text):
+        parts += r.default
+    specs = [spec for _, f, spec in parts if f == field]
+    return bool(specs) and all(sp.startswith("count:") or _INTEGER_SPEC.fullmatch(sp) is not None for sp in specs)
+
+
 def _smart(v: float) -> str:
     if math.isfinite(v) and float(v).is_integer() and abs(v) < 1e15:
         return str(int(v))
@@ -336,6 +354,10 @@ class ReasonTemplates:
             keys[:, j] = columns[k]
         keys += 0.0  # -0.0 -> 0.0
         keys[np.isnan(keys)] = np.nan  # one NaN bit pattern
+        resolved = self.resolve(feature)
+        for j, k in enumerate(names):
+            if (decode is None or k not in decode) and _rounds_to_integer(resolved, k):
+                keys[:, j] = np.round(keys[:, j])  # same text, far fewer distinct rows to format
         bits = keys.view(np.int64)
         if len(names) == 1:
             u, inverse = np.unique(bits[:, 0], return_inverse=True)

@@ -92,6 +92,33 @@ def test_vectorised_rendering_equals_one_row_rendering(values, context):
     assert batch.tolist() == one
 
 
+HALVES = st.sampled_from([0.5, 1.5, 2.5, -0.5, -0.4, 0.49999999999999994, 1e16 + 2, 999.5, 1000.5, -1.5, NAN])
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.one_of(HALVES, st.floats(-1e7, 1e7)), min_size=1, max_size=40),
+       other=st.lists(st.one_of(HALVES, st.floats(-1e4, 1e4)), min_size=40, max_size=40),
+       spec=st.sampled_from(["count:day:days", ".0f", ",.0f", "+.0f", ">8,.0f", ".1f", ""]))
+def test_rounding_before_formatting_never_changes_a_text(values, other, spec):
+    reg = ReasonTemplates([ReasonTemplate("x", "x is {value:%s} vs {y:.0f}" % spec, context=" (y {y:count:a:as})"),
+                           ReasonTemplate("z", "z is {value:%s}" % spec)])
+    v, o = np.asarray(values), np.asarray(other[:len(values)])
+    for name, cols in (("x", {"value": v, "y": o}), ("z", {"value": v})):
+        batch = reg.render(name, cols)
+        one = [reg.render_one(name, {k: None if np.isnan(c[i]) else c[i] + 0.0 for k, c in cols.items()})
+               for i in range(len(v))]
+        assert batch.tolist() == one
+
+
+def test_integer_formats_are_formatted_once_per_integer(monkeypatch):
+    reg = ReasonTemplates([ReasonTemplate("x", "{value:count:day:days}")])
+    calls = []
+    real = reg.render_one
+    monkeypatch.setattr(reg, "render_one", lambda *a: calls.append(a) or real(*a))
+    out = reg.render("x", {"value": np.array([1.2, 0.8, 1.4, 2.6, 3.0])})
+    assert out.tolist() == ["1 day", "1 day", "1 day", "3 days", "3 days"] and len(calls) == 2
+
+
 def test_render_decodes_categories():
     reg = ReasonTemplates()
     out = reg.render("channel", {"value": np.array([0.0, 1.0, np.nan, 0.0])},
