@@ -138,7 +138,7 @@ def b2b_quality(n, threads):
     print("model card held-out cutoff:", {k: round(v, 4) for k, v in model.training_metrics().items()})
 
 
-def speed(n, threads, latency_rows):
+def speed(n, threads, latency_rows, score_n=None):
     t0 = time.perf_counter()
     w = make_b2c_world(n, seed=7)
     print(f"\n== speed: B2C world of {n:,} customers ({time.perf_counter() - t0:.1f} s to simulate), "
@@ -151,8 +151,15 @@ def speed(n, threads, latency_rows):
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "model")
         scorer = load_scorer(folder)
+        if score_n:
+            t0 = time.perf_counter()
+            big = make_b2c_world(score_n, seed=8)
+            print(f"scoring world: {score_n:,} customers, {len(big.tables.interactions):,} interactions, "
+                  f"{len(big.tables.transactions):,} transactions ({time.perf_counter() - t0:.1f} s to simulate)")
+        else:
+            big = w
         t0 = time.perf_counter()
-        feats = scorer.build_features(w.tables, AS_OF)
+        feats = scorer.build_features(big.tables, AS_OF)
         t_feat = time.perf_counter() - t0
         t0 = time.perf_counter()
         scores = scorer.predict_features(feats)
@@ -178,7 +185,8 @@ def speed(n, threads, latency_rows):
               f"p99 {np.percentile(lat_ms, 99):.2f} ms over {len(lat_ms):,} calls")
         ids = list(pick.index[:100])
         full = []
-        t = w.tables
+        t = big.tables
+        t = t.replace(**{k: df[df["customer_id"].isin(ids)] for k, df in t.items() if "customer_id" in df})
         for cid in ids:
             one = t.replace(**{k: df[df["customer_id"] == cid] for k, df in t.items() if "customer_id" in df})
             t0 = time.perf_counter()
@@ -197,14 +205,18 @@ def main():
     ap.add_argument("--speed-customers", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--score-customers", type=int, default=None,
+                    help="score a separate world of this size with the model fitted on the speed world")
+    ap.add_argument("--skip-quality", action="store_true")
     a = ap.parse_args()
     b2c = a.b2c or (10_000 if a.quick else 50_000)
     b2b = a.b2b or (3_000 if a.quick else 8_000)
     sp = a.speed_customers or (20_000 if a.quick else 100_000)
-    b2c_quality(b2c, a.threads)
-    b2b_quality(b2b, a.threads)
+    if not a.skip_quality:
+        b2c_quality(b2c, a.threads)
+        b2b_quality(b2b, a.threads)
     if not a.skip_speed:
-        speed(sp, a.threads, 2000)
+        speed(sp, a.threads, 2000, a.score_customers)
 
 
 if __name__ == "__main__":
