@@ -81,9 +81,10 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     work = tmp_path / "demo"
-    rc = main(["demo", "--customers", "1500", "--workdir", str(work), "--top", "5"])
+    rc = main(["demo", "--customers", "1500", "--accounts", "2500", "--workdir", str(work), "--top", "5"])
     assert rc == EXIT_OK
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "registered crmml-clv version 1 as models:/crmml-clv@champion" in out
     for seg in ("Champions", "Loyal", "Potential", "At risk"):
         assert seg in out
@@ -94,7 +95,7 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
 
     # churn: trained, registered, loaded back through the registry, every customer of the population scored
     assert "registered crmml-churn version 1 as models:/crmml-churn@champion" in out
-    churn_out = out[out.index("Churn risk tiers"):]
+    churn_out = out[out.index("B2C churn risk tiers"):out.index("B2B churn risk tiers")]
     for tier, action in (("high", "alert_account_manager"), ("medium", "retention_offer"), ("low", "none")):
         assert re.search(rf"^  {tier} +[\d,]+  \( *[\d.]+%\)  action {action} +revenue at risk +[\d,]+$",
                          churn_out, re.MULTILINE), f"no {tier} tier line in:\n{churn_out}"
@@ -131,6 +132,21 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     again = loaded.score(tables, as_of)
     pd.testing.assert_series_equal(again["churn_probability"], scores["churn_probability"], check_exact=False)
 
+    # B2B churn (non-renewal) on the generated B2B world, registered under its own name
+    assert "registered crmml-churn-b2b version 1 as models:/crmml-churn-b2b@champion" in out
+    b2b_out = out[out.index("B2B churn risk tiers (every contract ends without renewal in the next 90 days):"):]
+    b2b_scores = pd.read_parquet(work / "churn_b2b_scores.parquet")
+    printed = {t: int(k.replace(",", "")) for t, k in tier_line.findall(b2b_out)}
+    assert printed == b2b_scores["risk_tier"].astype(str).value_counts().reindex(["high", "medium", "low"],
+                                                                                  fill_value=0).to_dict()
+    assert "Top 5 at-risk accounts by revenue at risk:" in b2b_out
+    b2b_as_of = re.search(r"scoring contractual churn risk as of (\S+)", captured.err + out).group(1)
+    b2b_tables = crmml.load_tables(work / "b2b")
+    assert sorted(b2b_scores.index) == sorted(churn_population(b2b_tables, b2b_as_of, "contractual").astype(str))
+    b2b = crmml.load_scorer("models:/crmml-churn-b2b@champion", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert b2b.business == "contractual"
+    pd.testing.assert_frame_equal(b2b.score(b2b_tables, b2b_as_of), b2b_scores, check_exact=False)
+
 
 @pytest.mark.slow
 def test_demo_skips_churn_when_the_sample_world_is_too_small(tmp_path, monkeypatch, capsys):
@@ -139,11 +155,12 @@ def test_demo_skips_churn_when_the_sample_world_is_too_small(tmp_path, monkeypat
     work = tmp_path / "demo"
     work.mkdir()
     (work / "churn_scores.parquet").write_bytes(b"a previous demo's churn scores")
-    rc = main(["demo", "--customers", "100", "--workdir", str(work), "--top", "3"])
+    rc = main(["demo", "--customers", "100", "--accounts", "60", "--workdir", str(work), "--top", "3"])
     assert rc == EXIT_OK
     captured = capsys.readouterr()
     assert "registered crmml-clv version 1" in captured.out and "Segments:" in captured.out
-    assert "Churn: skipped" in captured.out and "crmml-churn" not in captured.out
+    assert captured.out.count("Churn: skipped") == 2 and "crmml-churn" not in captured.out
+    assert "Fix: run the demo with more --accounts" in captured.err
     assert "warning: churn skipped: the sample world is too small" in captured.err
     assert "Fix: run the demo with more --customers" in captured.err
     assert (work / "clv_scores.parquet").exists()

@@ -325,20 +325,22 @@ def test_demo_runs_twice_in_the_same_workdir(tmp_path, monkeypatch, capsys):
     work = tmp_path / "demo"
     for version in (1, 2):
         t0 = time.perf_counter()
-        rc = main(["demo", "--customers", "400", "--workdir", str(work), "--top", "3"])
+        rc = main(["demo", "--customers", "400", "--accounts", "2000", "--workdir", str(work), "--top", "3"])
         assert rc == EXIT_OK, capsys.readouterr().err
         out = capsys.readouterr().out
         assert f"registered crmml-clv version {version} as models:/crmml-clv@champion" in out
         assert f"registered crmml-churn version {version} as models:/crmml-churn@champion" in out
+        assert f"registered crmml-churn-b2b version {version} as models:/crmml-churn-b2b@champion" in out
         assert time.perf_counter() - t0 < 120
     assert _customers(work / "b2c") == 400
     assert (work / "clv_scores.parquet").exists()
     assert pd.read_parquet(work / "churn_scores.parquet").index.is_unique
 
 
-def test_demo_refuses_a_foreign_data_folder(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("world", ["b2c", "b2b"])
+def test_demo_refuses_a_foreign_data_folder(tmp_path, monkeypatch, capsys, world):
     monkeypatch.chdir(tmp_path)
-    data = tmp_path / "demo" / "b2c"
+    data = tmp_path / "demo" / world
     data.mkdir(parents=True)
     (data / "customers.csv").write_text("customer_id,signup_at\nreal-customer,2024-01-01\n")
     rc = main(["demo", "--customers", "100", "--workdir", str(tmp_path / "demo")])

@@ -183,11 +183,13 @@ _DEMO_CLV = {"business": "noncontractual", "transaction_model": "bgnbd", "horizo
 #: One LightGBM thread: on ~12,000 training rows it is as fast as several, and it stays fast on a busy
 #: machine (all-core OpenMP threads competing with other processes slowed the fit from ~1 s to 5-30 s).
 _DEMO_CHURN = {"business": "noncontractual", "horizon_days": 90.0, "num_threads": 1}
-_DEMO_OUTPUTS = "b2c/, plots/, clv_scores.parquet and churn_scores.parquet"
+#: B2B churn (a non-renewal) on a generated B2B world: the 300-account sample is below churn's training floor.
+_DEMO_CHURN_B2B = {"business": "contractual", "horizon_days": 90.0, "num_threads": 1}
+_DEMO_OUTPUTS = "b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet and churn_b2b_scores.parquet"
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
-    """The main job: sample B2C world → features → CLV (holdout, train, register, score) → churn (same)."""
+    """The main job: sample B2C world → features → CLV (holdout, train, register, score) → churn (same); B2B churn."""
     from crmml import features as F
     from crmml import synthetic
     from crmml.training import prepare_training
@@ -198,15 +200,20 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     _check_writable(work, "--workdir", want="folder")
     stale = _prepare_world_dir(data, "--workdir", own=True, force=False,
                                fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
-    _check_writable(work / "plots", "--workdir", want="folder")
-    _check_writable(work / "plots" / "churn", "--workdir", want="folder")
-    _check_writable(work / "clv_scores.parquet", "--workdir", want="file")
-    _check_writable(work / "churn_scores.parquet", "--workdir", want="file")
-    jobs = {kind: prepare_training(kind, params=params, holdout_days=a.holdout_days, tracking_uri=a.tracking_uri,
-                                   register=True, name=f"crmml-{kind}", alias="champion", plots_dir=plots,
+    data_b2b = work / "b2b"
+    stale_b2b = _prepare_world_dir(data_b2b, "--workdir", own=True, force=False,
+                                   fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
+    for folder in ("plots", "plots/churn", "plots/churn-b2b"):
+        _check_writable(work / folder, "--workdir", want="folder")
+    for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet"):
+        _check_writable(work / file, "--workdir", want="file")
+    jobs = {name: prepare_training(kind, params=params, holdout_days=a.holdout_days, tracking_uri=a.tracking_uri,
+                                   register=True, name=name, alias="champion", plots_dir=plots,
                                    progress=_print_progress, labels=_TRAIN_LABELS)
-            for kind, params, plots in (("clv", _DEMO_CLV, work / "plots"),
-                                        ("churn", _DEMO_CHURN, work / "plots" / "churn"))}
+            for name, kind, params, plots in (("crmml-clv", "clv", _DEMO_CLV, work / "plots"),
+                                              ("crmml-churn", "churn", _DEMO_CHURN, work / "plots" / "churn"),
+                                              ("crmml-churn-b2b", "churn", _DEMO_CHURN_B2B,
+                                               work / "plots" / "churn-b2b"))}
     with _step(f"generating the sample B2C world ({a.customers:,} customers, seed {a.seed}) in {data}"):
         world = synthetic.make_b2c_world(a.customers, seed=a.seed)
         _clear(stale)  # the previous demo's world only (checked above)
@@ -217,21 +224,31 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     with _step(f"building point-in-time customer features as of {_day(as_of)}"):
         cf = F.customer_features(tables, as_of)
     _summarise("customer_features", cf)
-    job = jobs["clv"]
+    job = jobs["crmml-clv"]
     result = job.run(tables, as_of)
     score_args = argparse.Namespace(model=result.registry_uri, kind="clv", data=str(data), as_of=_day(as_of),
                                     out=str(work / "clv_scores.parquet"), top=a.top, tracking_uri=job.tracking_uri)
     rc = _cmd_score(score_args, tables)
     if rc != EXIT_OK:
         return rc
-    return _demo_churn(jobs["churn"], tables, as_of, work / "churn_scores.parquet", a.top)
+    rc = _demo_churn(jobs["crmml-churn"], tables, as_of, work / "churn_scores.parquet", a.top,
+                     fix="run the demo with more --customers (the default 3000 is enough)")
+    if rc != EXIT_OK:
+        return rc
+    with _step(f"generating a B2B world ({a.accounts:,} accounts with contracts, seed {a.seed}) in {data_b2b}"):
+        b2b = synthetic.make_b2b_world(a.accounts, seed=a.seed)
+        _clear(stale_b2b)
+        synthetic.write_world(b2b, data_b2b)
+    b2b_as_of = as_of if a.as_of is not None else b2b.end.normalize()
+    return _demo_churn(jobs["crmml-churn-b2b"], _load(str(data_b2b)), b2b_as_of, work / "churn_b2b_scores.parquet",
+                       a.top, fix="run the demo with more --accounts (the default 3000 is enough)")
 
 
-def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int) -> int:
-    """Train and register churn, score every customer through ``models:/crmml-churn@champion``, print a summary.
+def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int, *, fix: str) -> int:
+    """Train and register churn, score every customer through ``models:/<name>@champion``, print a summary.
 
     A sample world too small for churn (the training floor of docs/churn.md)
-    skips this step with a warning: the CLV part stands on its own.
+    skips this step with a warning: the other parts stand on their own.
     """
     from crmml.data import ExclusionReport
     from crmml.exceptions import InsufficientDataError
@@ -240,8 +257,7 @@ def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int) -> int:
     try:
         result = job.run(tables, as_of)
     except InsufficientDataError as exc:
-        _err(f"warning: churn skipped: the sample world is too small to train churn. {exc} "
-             "Fix: run the demo with more --customers (the default 3000 is enough).")
+        _err(f"warning: churn skipped: the sample world is too small to train churn. {exc} Fix: {fix}.")
         if out.is_file():  # the previous run's churn scores belong to another world
             out.unlink()
             _err(f"  removed the previous demo's {out}")
@@ -249,7 +265,7 @@ def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int) -> int:
         return EXIT_OK
     scorer = _load_model(result.registry_uri, job.tracking_uri, "churn")
     report = ExclusionReport()
-    with _step(f"scoring churn risk as of {_day(as_of)}"):
+    with _step(f"scoring {scorer.business} churn risk as of {_day(as_of)} through {result.registry_uri}"):
         scores = scorer.score(tables, as_of, report=report)
     for e in report.to_dict():
         _err(_exclusion(e))
@@ -263,14 +279,16 @@ def _print_demo_churn(scorer: Any, scores: Any, top: int) -> None:
     """Customers per risk tier with its action, then the top ``top`` by revenue at risk (ids only, no names)."""
     n = max(len(scores), 1)
     tiers = scores["risk_tier"].astype(str)
-    print(f"\nChurn risk tiers (no purchase in the next {scorer.horizon_days:g} days):")
+    b2b = scorer.business == "contractual"
+    what = "every contract ends without renewal" if b2b else "no purchase"
+    print(f"\n{'B2B' if b2b else 'B2C'} churn risk tiers ({what} in the next {scorer.horizon_days:g} days):")
     for tier in ("high", "medium", "low"):
         sel = tiers == tier
         k = int(sel.sum())
         money = float(scores.loc[sel, "revenue_at_risk"].sum())
         action = getattr(scorer, f"{tier}_action")
         print(f"  {tier:<7} {k:>8,}  ({k / n:6.1%})  action {action:<22} revenue at risk {money:>12,.0f}")
-    print(f"\nTop {top} at-risk customers by revenue at risk:")
+    print(f"\nTop {top} at-risk {'accounts' if b2b else 'customers'} by revenue at risk:")
     cols = ["churn_probability", "risk_tier", "action", "revenue_at_risk", "reason_1"]
     best = scores.sort_values("revenue_at_risk", ascending=False, kind="stable").head(top)
     print(best[cols].to_string(formatters={"churn_probability": "{:.3f}".format,

@@ -118,8 +118,10 @@ def _parser() -> argparse.ArgumentParser:
 
     d = leaf(sub, "demo", "the main job on the embedded sample world")
     d.add_argument("--workdir", default="crmml-demo", help="where data, plots and scores go (default ./crmml-demo); "
-                   "its b2c/ folder is the demo's own and is replaced on every run")
+                   "its b2c/ and b2b/ folders are the demo's own and are replaced on every run")
     d.add_argument("--customers", type=_COUNT, default=3000)
+    d.add_argument("--accounts", type=_COUNT, default=3000,
+                   help="accounts of the generated B2B world for the contractual churn step (default 3000)")
     d.add_argument("--seed", type=_SEED, default=7)
     d.add_argument("--as-of", help="default: the end of the synthetic world")
     d.add_argument("--holdout-days", type=_NON_NEGATIVE, default=180.0)
