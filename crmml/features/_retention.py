@@ -1,7 +1,8 @@
 """Retention features as of a cutoff: purchase rhythm, payment lateness, engagement trends, buying-center decay.
 
 Columns :func:`~crmml.features.customer_features` does not compute and a
-churn model needs (``docs/features.md``, "Retention features"). Everything is
+churn model needs (``docs/features.md``, "Retention features"), among them
+engagement and service contacts relative to the last purchase. Everything is
 computed from :func:`~crmml.features.as_of_view`, so no value depends on a row
 (or an event time) at or after ``as_of``. Column groups appear only when their
 table is supplied.
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crmml.data import CRMTables
+from crmml.exceptions import ParameterError
 from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by
 from crmml.features._pit import as_of_view, to_timestamp
 from crmml.features._windows import check_windows
@@ -26,7 +28,7 @@ SERVICE_TYPES: tuple[str, ...] = ("support_ticket", "complaint")
 
 
 def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
-                       contact_lookback: int = 365) -> pd.DataFrame:
+                       contact_lookback: int = 365, before_purchase: int = 30) -> pd.DataFrame:
     """Point-in-time retention features of every customer who signed up before ``as_of``.
 
     Parameters
@@ -40,6 +42,12 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
     contact_lookback : int
         How far back (days) a contact must have interacted to count as a
         member of the buying center who may since have gone silent.
+    before_purchase : int
+        Length ``b`` (days) of the window ``[last purchase − b, last
+        purchase]`` in which ``service_before_purchase_{b}d`` and
+        ``complaints_before_purchase_{b}d`` count contacts (a burst of
+        tickets and complaints just before what turned out to be a
+        customer's final purchase).
 
     Returns
     -------
@@ -51,6 +59,9 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
           purchases, ``(last − first) / (purchases − 1)`` (NaN below two
           purchases); ``recency_ratio``: days since the last purchase ÷ that
           interval ("overdue" when well above 1; NaN without an interval);
+          ``purchases_per_year``: repeat purchases per 365 days since the
+          first purchase, ``365 · (purchases − 1) / (as_of − first)`` (the
+          ``x / T`` of BG/NBD; NaN without a purchase);
         * invoices — ``invoices_paid_late``: invoices paid after their due
           date (the ``invoices_paid`` column of ``customer_features`` counts
           every paid one);
@@ -58,6 +69,23 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
           (e-mail opens and clicks, web visits, logins in the last ``w`` days,
           and minus the ``w`` before), ``logins_trend_{w}d``,
           ``service_{w}d`` (support tickets and complaints);
+          with ``transactions`` too: ``engagement_per_year`` — engagement
+          events per 365 days since sign-up (the customer's usual level, and
+          through it of the purchase rate); relative to the last purchase
+          (NaN without a purchase): ``engagement_since_purchase_ratio`` — the
+          engagement rate since the last purchase ÷ the customer's rate over
+          the whole tenure (near 1 while engaged as usual, towards 0 when
+          engagement has faded since the last purchase; NaN without any
+          engagement); ``engagement_since_purchase_vs_usual`` — engagement
+          events since the last purchase minus the number expected at the
+          customer's rate before it, ``n_after − n_before / (last − signup)
+          · (as_of − last)`` (negative: fewer than usual; NaN when the last
+          purchase is not after sign-up); ``service_since_purchase`` —
+          support tickets and complaints after the last purchase (a contact
+          after it shows the customer was still around);
+          ``service_before_purchase_{b}d`` / ``complaints_before_purchase_{b}d``
+          — support tickets and complaints / complaints alone in
+          ``[last purchase − b days, last purchase]``;
           with a ``contact_id`` column: ``contacts_active_{w}d`` (contacts
           with an interaction in the last ``w`` days) and ``contacts_lost``
           (contacts who interacted in ``[as_of − contact_lookback, as_of − w)``
@@ -69,8 +97,9 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
     >>> X = retention_features(tables, "2025-07-01")  # doctest: +SKIP
     """
     ts = to_timestamp(as_of)
-    (w,) = check_windows((window,), "retention_features")
-    (lookback,) = check_windows((contact_lookback,), "retention_features")
+    (w,) = check_windows((window,), "retention_features", "window")
+    (lookback,) = check_windows((contact_lookback,), "retention_features", "contact_lookback")
+    (b,) = check_windows((before_purchase,), "retention_features", "before_purchase")
     tables.require("customers", model="retention_features")
     view = as_of_view(tables, ts)
     cust = view.customers.sort_values("customer_id", kind="stable")
@@ -78,6 +107,7 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
     n = len(index)
     now = ts.value / 86_400e9
     cols: dict[str, np.ndarray] = {}
+    last: np.ndarray | None = None  # last purchase (days) per customer, NaN without one
     if view.transactions is not None:
         tx = view.transactions
         codes = codes_of(index, tx["customer_id"])
@@ -90,6 +120,7 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
             interval = np.where(interval > 0, interval, np.nan)
             cols["purchase_interval_days"] = interval
             cols["recency_ratio"] = (now - last) / interval
+            cols["purchases_per_year"] = _finite(365.0 * (n_buy - 1) / (now - first))
     if view.invoices is not None:
         inv = view.invoices
         codes = codes_of(index, inv["customer_id"])
@@ -109,6 +140,8 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
         cols[f"engagement_trend_{w}d"] = e_cur - e_prev
         cols[f"logins_trend_{w}d"] = count_by(codes, n, login & cur) - count_by(codes, n, login & prev)
         cols[f"service_{w}d"] = count_by(codes, n, serv & cur)
+        if last is not None:
+            cols.update(_since_purchase(codes, t, kind, eng, serv, n, now, last, days(cust["signup_at"]), b))
         if "contact_id" in ix.columns and lookback > w:
             cid = ix["contact_id"]
             known = cid.notna().to_numpy()
@@ -120,6 +153,41 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
             lost = (lt < now - w) & (lt >= now - lookback)
             cols["contacts_lost"] = np.bincount(acc[lost], minlength=n).astype(np.int64)
     return pd.DataFrame(cols, index=index)
+
+
+def _finite(v: np.ndarray) -> np.ndarray:
+    """``v`` with ±inf (a division by zero) as NaN."""
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+def _since_purchase(codes: np.ndarray, t: np.ndarray, kind: np.ndarray, eng: np.ndarray, serv: np.ndarray, n: int,
+                    now: float, last: np.ndarray, signup: np.ndarray, b: int) -> dict[str, np.ndarray]:
+    """The usual engagement level and the interaction columns relative to each customer's last purchase.
+
+    ``t``, ``kind``, ``eng``, ``serv``: time (days), type and engagement /
+    service masks of the interaction rows, ``codes`` their customers;
+    ``last`` (last purchase, NaN without one) and ``signup`` (days) per customer.
+    """
+    known = codes >= 0
+    last_row = np.where(known, last[np.where(known, codes, 0)], np.nan)  # the owner's last purchase, per row
+    after = t > last_row  # False for customers without a purchase (NaN)
+    before = (t >= last_row - b) & (t <= last_row)
+    no_buy = np.isnan(last)
+    e_after = count_by(codes, n, eng & after)
+    since = now - last
+    before_len = last - signup
+    n_eng = count_by(codes, n, eng)
+    cols: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["engagement_per_year"] = _finite(365.0 * n_eng / (now - signup))
+        cols["engagement_since_purchase_ratio"] = _finite((e_after / since) / (n_eng / (now - signup)))
+        usual = (n_eng - e_after) / before_len * since
+        cols["engagement_since_purchase_vs_usual"] = np.where(before_len > 0, e_after - usual, np.nan)
+    for name, mask in (("service_since_purchase", serv & after),
+                       (f"service_before_purchase_{b}d", serv & before),
+                       (f"complaints_before_purchase_{b}d", before & (kind == "complaint"))):
+        cols[name] = np.where(no_buy, np.nan, count_by(codes, n, mask).astype(np.float64))
+    return cols
 
 
 def churn_population(tables: CRMTables, as_of: object, business: str = "noncontractual", *,
@@ -160,7 +228,8 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
                                 missing.difference(had))
         return pop
     if business != "noncontractual":
-        raise ValueError(f"churn_population: business must be 'noncontractual' or 'contractual', got {business!r}")
+        raise ParameterError(f"The 'business' parameter of churn_population must be 'noncontractual' or "
+                             f"'contractual'. Got {business!r} instead.")
     tables.require("transactions", model="churn_population")
     tx = tables.transactions
     before = tx["ts"].to_numpy(dtype="datetime64[ns]") < cut

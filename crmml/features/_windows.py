@@ -11,8 +11,8 @@ from crmml.exceptions import ParameterError
 __all__ = ["check_windows"]
 
 
-def check_windows(windows: Sequence[int], owner: str) -> tuple[int, ...]:
-    """Return ``windows`` as a tuple of distinct positive ints, or raise.
+def check_windows(windows: Sequence[int], owner: str, name: str = "windows") -> tuple[int, ...]:
+    """Return ``windows`` as a tuple of distinct positive ints, or raise naming the parameter ``name``.
 
     Examples
     --------
@@ -30,5 +30,7 @@ def check_windows(windows: Sequence[int], owner: str) -> tuple[int, ...]:
         raise ParameterError(
             f"The 'windows' parameter of {owner} must be a non-empty sequence of distinct ints > 0 "
             f"(days). Got {windows!r} instead."
+            if name == "windows" else
+            f"The '{name}' parameter of {owner} must be an int > 0 (days). Got {windows[0]!r} instead."
         )
     return tuple(int(v) for v in vals)
