@@ -73,6 +73,20 @@ def churn_templates() -> Any:
                        "complaints} in the last {days} days", regex=True),
         ReasonTemplate(r"contacts_active_(?P<days>\d+)d", "{value:count:contact:contacts} active in the last "
                        "{days} days", regex=True),
+        ReasonTemplate("purchases_per_year", "{value:.1f} repeat purchases a year since the first",
+                       missing="no purchase yet"),
+        ReasonTemplate("engagement_per_year", "{value:.0f} engagement events a year (e-mail, web, logins) on average"),
+        ReasonTemplate("engagement_since_purchase_ratio", "engaging at {value:.0%} of the usual rate since the last "
+                       "purchase", missing="no engagement to compare with"),
+        ReasonTemplate("engagement_since_purchase_vs_usual", "{value:+.1f} engagement events since the last purchase "
+                       "vs the usual rate", missing="no usual engagement rate yet"),
+        ReasonTemplate("service_since_purchase", "{value:count:support ticket or complaint:support tickets and "
+                       "complaints} since the last purchase", missing="no purchase yet"),
+        ReasonTemplate(r"service_before_purchase_(?P<days>\d+)d", "{value:count:support ticket or complaint:support "
+                       "tickets and complaints} in the {days} days before the last purchase", regex=True,
+                       missing="no purchase yet"),
+        ReasonTemplate(r"complaints_before_purchase_(?P<days>\d+)d", "{value:count:complaint:complaints} in the "
+                       "{days} days before the last purchase", regex=True, missing="no purchase yet"),
     ])
 
 
