@@ -29,6 +29,7 @@ from crmml.exceptions import (
     ParameterError,
 )
 from crmml.features import (
+    as_of_view,
     churn_population,
     contractual_churn_labels,
     customer_features,
@@ -262,8 +263,9 @@ class ChurnModel(Estimator):
     def _all_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
         """``customer_features`` joined with ``retention_features`` for every signed-up customer."""
         window = int(min(max(round(self.horizon_days), 30), 365))
-        cf = customer_features(t, ts)
-        rf = retention_features(t, ts, window=window)
+        view = as_of_view(t, ts)  # once: both builders find nothing left to mask
+        cf = customer_features(view, ts)
+        rf = retention_features(view, ts, window=window)
         return cf.join(rf) if len(rf.columns) else cf
 
     def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:

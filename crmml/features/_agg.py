@@ -13,10 +13,17 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def codes_of(index: pd.Index, ids: pd.Series | np.ndarray) -> np.ndarray:
-    """Position of each id in ``index`` (-1 when the entity is not in it)."""
+    """Position of each id in ``index`` (-1 when the entity is not in it, or the id is missing).
+
+    The distinct ids are found first (``pandas.factorize``, native on Arrow
+    strings) and only those are looked up, so tens of millions of event rows
+    are never turned into Python strings.
+    """
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.asarray(index.get_indexer(pd.Index(ids)), dtype=np.int64)
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    pos = np.asarray(index.get_indexer(pd.Index(uniques)), dtype=np.int64)
+    return np.append(pos, -1)[np.asarray(codes, dtype=np.int64)]  # the sentinel -1 picks the trailing -1
 
 
 def count_by(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from crmml.data import CRMTables
 from crmml.exceptions import ParameterError
-from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by
+from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by, type_codes
 from crmml.features._pit import as_of_view, to_timestamp
 from crmml.features._windows import check_windows
 
@@ -130,18 +130,20 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
         ix = view.interactions
         codes = codes_of(index, ix["customer_id"])
         t = days(ix["ts"])
-        kind = ix["type"].astype(object).to_numpy()
+        types = (*ENGAGEMENT_TYPES, *SERVICE_TYPES)
+        code = type_codes(ix["type"], types)  # position in types; len(types) for any other type
         cur, prev = in_days(t, now, w), in_days(t, now, w, w)
-        eng = np.isin(kind, ENGAGEMENT_TYPES)
-        login = kind == "login"
-        serv = np.isin(kind, SERVICE_TYPES)
+        eng = code < len(ENGAGEMENT_TYPES)
+        login = code == types.index("login")
+        serv = (code >= len(ENGAGEMENT_TYPES)) & (code < len(types))
         e_cur, e_prev = count_by(codes, n, eng & cur), count_by(codes, n, eng & prev)
         cols[f"engagement_{w}d"] = e_cur
         cols[f"engagement_trend_{w}d"] = e_cur - e_prev
         cols[f"logins_trend_{w}d"] = count_by(codes, n, login & cur) - count_by(codes, n, login & prev)
         cols[f"service_{w}d"] = count_by(codes, n, serv & cur)
         if last is not None:
-            cols.update(_since_purchase(codes, t, kind, eng, serv, n, now, last, days(cust["signup_at"]), b))
+            complaint = code == types.index("complaint")
+            cols.update(_since_purchase(codes, t, complaint, eng, serv, n, now, last, days(cust["signup_at"]), b))
         if "contact_id" in ix.columns and lookback > w:
             cid = ix["contact_id"]
             known = cid.notna().to_numpy()
@@ -160,12 +162,12 @@ def _finite(v: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(v), v, np.nan)
 
 
-def _since_purchase(codes: np.ndarray, t: np.ndarray, kind: np.ndarray, eng: np.ndarray, serv: np.ndarray, n: int,
+def _since_purchase(codes: np.ndarray, t: np.ndarray, complaint: np.ndarray, eng: np.ndarray, serv: np.ndarray, n: int,
                     now: float, last: np.ndarray, signup: np.ndarray, b: int) -> dict[str, np.ndarray]:
     """The usual engagement level and the interaction columns relative to each customer's last purchase.
 
-    ``t``, ``kind``, ``eng``, ``serv``: time (days), type and engagement /
-    service masks of the interaction rows, ``codes`` their customers;
+    ``t``, ``complaint``, ``eng``, ``serv``: time (days) and the complaint,
+    engagement and service masks of the interaction rows, ``codes`` their customers;
     ``last`` (last purchase, NaN without one) and ``signup`` (days) per customer.
     """
     known = codes >= 0
@@ -185,7 +187,7 @@ def _since_purchase(codes: np.ndarray, t: np.ndarray, kind: np.ndarray, eng: np.
         cols["engagement_since_purchase_vs_usual"] = np.where(before_len > 0, e_after - usual, np.nan)
     for name, mask in (("service_since_purchase", serv & after),
                        (f"service_before_purchase_{b}d", serv & before),
-                       (f"complaints_before_purchase_{b}d", before & (kind == "complaint"))):
+                       (f"complaints_before_purchase_{b}d", before & complaint)):
         cols[name] = np.where(no_buy, np.nan, count_by(codes, n, mask).astype(np.float64))
     return cols
 
