@@ -11,15 +11,12 @@ and spreads the values to every row with that key. The values are LightGBM's
 own, tree by tree; only the order of the floating-point sum over trees
 differs (results agree to about 1e-15, tested).
 
-The key is deliberately finer than the decision: per split node a code of
-
-* numeric splits: missing (NaN), zero (``|x| <= 1e-35f``, LightGBM's zero),
-  else ``x <= threshold`` or not;
-* categorical splits: missing, negative, else whether ``trunc(x)`` is in the
-  split's category set;
-
-so rows with one key take the same side whatever the node's missing-value
-rule and default direction.
+The key is deliberately finer than the decision: per feature of the tree
+its special state (missing; zero, ``|x| <= 1e-35f`` as LightGBM counts it,
+for numeric splits or negative for categorical ones; other), per split node
+``x <= threshold`` (numeric) or whether ``trunc(x)`` is in the category set
+(categorical) — so rows with one key take the same side whatever the node's
+missing-value rule and default direction.
 """
 
 from __future__ import annotations
@@ -51,31 +48,76 @@ def _nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _node_code(X: np.ndarray, node: dict[str, Any]) -> np.ndarray:
-    """A code per row in 0..3 that determines the side the row takes at ``node``."""
-    v = X[:, int(node["split_feature"])]
-    nan = np.isnan(v)
-    with np.errstate(invalid="ignore"):
-        if node["decision_type"] == "==":
-            cats = np.array([int(c) for c in str(node["threshold"]).split("||") if c != ""], dtype=np.float64)
-            special = np.where(nan, 0, np.where(v < 0, 1, -1))
-            side = np.isin(np.trunc(v), cats)
-        else:
-            special = np.where(nan, 0, np.where(np.abs(v) <= _ZERO, 1, -1))
-            side = v <= float(node["threshold"])
-    return np.where(special >= 0, special, 2 + side.astype(np.int64)).astype(np.int64)
+class _Columns:
+    """Per-feature arrays shared by every node and tree of one call (computed on first use)."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self._special: dict[int, np.ndarray] = {}
+        self._cat: dict[int, np.ndarray] = {}
+
+    def special(self, f: int, categorical: bool) -> np.ndarray:
+        """0 missing, 1 zero (numeric) or negative (categorical), 2 otherwise — as int64."""
+        key = f if not categorical else -1 - f
+        hit = self._special.get(key)
+        if hit is None:
+            v = self.X[:, f]
+            with np.errstate(invalid="ignore"):
+                other = v < 0 if categorical else np.abs(v) <= _ZERO
+            hit = np.where(np.isnan(v), 0, np.where(other, 1, 2)).astype(np.int64)
+            self._special[key] = hit
+        return hit
+
+    def category(self, f: int) -> np.ndarray:
+        """``trunc(x)`` as an int64 code (-1 for missing or negative values)."""
+        hit = self._cat.get(f)
+        if hit is None:
+            v = self.X[:, f]
+            with np.errstate(invalid="ignore"):
+                ok = ~np.isnan(v) & (v >= 0) & (v < 2**31)
+            hit = np.where(ok, np.trunc(np.where(ok, v, 0)), -1).astype(np.int64)
+            self._cat[f] = hit
+        return hit
 
 
-def _pattern_codes(X: np.ndarray, nodes: list[dict[str, Any]]) -> np.ndarray:
-    """Dense codes 0..k-1 of the rows' decision patterns in one tree."""
-    key = np.zeros(X.shape[0], dtype=np.int64)
+def _pattern_codes(cols: _Columns, nodes: list[dict[str, Any]]) -> np.ndarray:
+    """Dense codes 0..k-1 of the rows' decision patterns in one tree.
+
+    The key combines, for every feature the tree splits on, its special state
+    (missing / zero or negative / other: one code per feature and tree), and
+    for every split node the side ``x <= threshold`` (numeric) or ``trunc(x)``
+    in the category set (categorical) — finer than the decisions, whatever
+    the node's missing-value rule.
+    """
+    n = cols.X.shape[0]
+    key = np.zeros(n, dtype=np.int64)
     top = 0
-    for node in nodes:
-        if top > _MAX_KEY // 4:  # compress before the key could overflow
+
+    def push(values: np.ndarray, base: int) -> None:
+        nonlocal key, top
+        if top > _MAX_KEY // base:  # compress before the key could overflow
             key = pd.factorize(key)[0].astype(np.int64)
             top = int(key.max(initial=0))
-        key = key * 4 + _node_code(X, node)
-        top = top * 4 + 3
+        np.multiply(key, base, out=key)
+        np.add(key, values, out=key)
+        top = top * base + base - 1
+
+    seen: set[tuple[int, bool]] = set()
+    for node in nodes:
+        f, cat = int(node["split_feature"]), node["decision_type"] == "=="
+        if (f, cat) not in seen:
+            seen.add((f, cat))
+            push(cols.special(f, cat), 3)
+        if cat:
+            codes = cols.category(f)
+            cats = [int(c) for c in str(node["threshold"]).split("||") if c != ""]
+            table = np.zeros(max(cats, default=0) + 2, dtype=np.int64)
+            table[cats] = 1
+            side = table[np.clip(codes, -1, len(table) - 1)]  # -1 and codes above the set hit the trailing 0
+        else:
+            with np.errstate(invalid="ignore"):
+                side = (cols.X[:, f] <= float(node["threshold"])).view(np.int8)
+        push(side, 2)
     return pd.factorize(key)[0].astype(np.int64)
 
 
@@ -106,21 +148,22 @@ def contributions_by_pattern(booster: lgb.Booster, X: np.ndarray, *, num_threads
         LightGBM's full ``pred_contrib`` up to floating-point summation order.
     """
     n, k = X.shape
-    out = np.zeros((n, k + 1), dtype=np.float64)
+    out = np.zeros((n, k + 1), dtype=np.float64, order="F")  # columns contiguous: one gather-add per feature
     if n == 0:
         return out
+    cols = _Columns(np.asarray(X, dtype=np.float64))
     for t, nodes in enumerate(tree_nodes(booster) if trees is None else trees):
         if not nodes:  # a single leaf: only the bias
             phi = booster.predict(X[:1], pred_contrib=True, start_iteration=t, num_iteration=1,
                                   num_threads=num_threads)
             out[:, k] += phi[0, k]
             continue
-        codes = _pattern_codes(X, nodes)
+        codes = _pattern_codes(cols, nodes)
         rep = np.empty(int(codes.max()) + 1, dtype=np.int64)
         rep[codes] = np.arange(n, dtype=np.int64)  # any row of a pattern represents it
         phi = np.asarray(booster.predict(X[rep], pred_contrib=True, start_iteration=t, num_iteration=1,
                                          num_threads=num_threads), dtype=np.float64)
-        used = sorted({int(node["split_feature"]) for node in nodes})
-        out[:, used] += phi[:, used][codes]
+        for j in sorted({int(node["split_feature"]) for node in nodes}):
+            out[:, j] += phi[:, j][codes]
         out[:, k] += phi[0, k]
     return out
