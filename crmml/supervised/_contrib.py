@@ -151,7 +151,7 @@ def contributions_by_pattern(booster: lgb.Booster, X: np.ndarray, *, num_threads
     out = np.zeros((n, k + 1), dtype=np.float64, order="F")  # columns contiguous: one gather-add per feature
     if n == 0:
         return out
-    cols = _Columns(np.asarray(X, dtype=np.float64))
+    cols = _Columns(np.asfortranarray(X, dtype=np.float64))  # contiguous columns: every node reads one
     for t, nodes in enumerate(tree_nodes(booster) if trees is None else trees):
         if not nodes:  # a single leaf: only the bias
             phi = booster.predict(X[:1], pred_contrib=True, start_iteration=t, num_iteration=1,
@@ -166,4 +166,4 @@ def contributions_by_pattern(booster: lgb.Booster, X: np.ndarray, *, num_threads
         for j in sorted({int(node["split_feature"]) for node in nodes}):
             out[:, j] += phi[:, j][codes]
         out[:, k] += phi[0, k]
-    return out
+    return np.ascontiguousarray(out)  # rows contiguous again, as pred_contrib returns them
