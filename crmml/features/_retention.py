@@ -236,14 +236,20 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
     tx = tables.transactions
     before = tx["ts"].to_numpy(dtype="datetime64[ns]") < cut
     amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
-    ids = tx["customer_id"].to_numpy(dtype=object)
-    pop = pd.Index(pd.unique(ids[before & (amount >= 0)]), name="customer_id")
+    codes, uniques = pd.factorize(tx["customer_id"], use_na_sentinel=True)  # distinct ids only become objects
+    uniques = np.asarray(uniques, dtype=object)
+    codes = np.asarray(codes, dtype=np.int64)
+    buyer = np.zeros(len(uniques), dtype=bool)
+    buyer[codes[before & (amount >= 0) & (codes >= 0)]] = True
+    pop = pd.Index(uniques[buyer], name="customer_id")
     if universe is not None:
         pop = pop[pop.isin(universe)]
     pop = pop.sort_values()
     if report is not None and universe is not None:
         missing = universe.difference(pop)
-        had = pd.Index(pd.unique(ids[before]))
+        seen = np.zeros(len(uniques), dtype=bool)
+        seen[codes[before & (codes >= 0)]] = True
+        had = pd.Index(uniques[seen])
         report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
                             missing.intersection(had))
         report.add_entities("customers", "no purchase before as_of (not in the churn population; not scored)",
