@@ -54,7 +54,12 @@ from typing import Any
 from crmml._atomic import fsync_dir, remove_stale_temps, temp_name, write_file
 from crmml._payload import DEFAULT_FIX, Payload, describe, dump_json, to_jsonable
 from crmml._version import __version__
-from crmml.exceptions import ArtifactError, IncompatibleArtifactError, OutputError, TamperedArtifactError
+from crmml.exceptions import (
+    ArtifactError,
+    IncompatibleArtifactError,
+    OutputError,
+    TamperedArtifactError,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -67,6 +72,7 @@ __all__ = [
     "MAX_TOTAL_BYTES",
     "MAX_FILES",
     "Manifest",
+    "ModelJsonArtifact",
     "check_file_name",
     "write_artifact",
     "check_save_target",
@@ -628,3 +634,45 @@ def write_artifact(
         raise
     fsync_dir(parent)
     return target
+
+
+class ModelJsonArtifact:
+    """Mixin for a model saved as one artifact file, ``model.json`` (its :meth:`to_dict`).
+
+    The class sets ``kind``, ``entity`` and ``display_name``, and may
+    override :meth:`_artifact_metadata` (the manifest's free-form metadata).
+    Used by every model kind, so saving and loading are written once.
+    """
+
+    kind: str
+    entity: str
+    display_name: str
+
+    def _artifact_metadata(self) -> dict[str, str]:
+        """Manifest metadata of this model (plain strings; no personal data)."""
+        return {}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model as a crmml artifact directory (``model.json``: JSON, no pickle).
+
+        Saves into a new or empty folder, or replaces a folder that holds only
+        a crmml model, atomically; anything else is refused with
+        :class:`~crmml.exceptions.OutputError` (see docs/scoring.md).
+        """
+        self._check_fitted("save")  # type: ignore[attr-defined]
+        return write_artifact(path, kind=self.kind, entity=self.entity,
+                              files={"model.json": self.to_dict()},  # type: ignore[attr-defined]
+                              metadata=self._artifact_metadata())
+
+    @classmethod
+    def from_artifact(cls, manifest: Manifest, files: Mapping[str, bytes]) -> Any:
+        """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
+        if "model.json" not in files:
+            raise IncompatibleArtifactError(f"The {cls.display_name} artifact has no model.json.")
+        return cls.from_dict(Payload.parse(files["model.json"], source="model.json"))  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Load a model saved with :meth:`save`."""
+        manifest, files = read_artifact(path, kind=cls.kind)
+        return cls.from_artifact(manifest, files)

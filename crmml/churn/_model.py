@@ -12,19 +12,17 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from crmml._artifact import Manifest, write_artifact
+from crmml._artifact import ModelJsonArtifact
 from crmml._base import Estimator
 from crmml._payload import Payload
 from crmml._validation import Interval, Options
 from crmml.data import CRMTables, ExclusionReport
 from crmml.exceptions import (
-    IncompatibleArtifactError,
     InsufficientDataError,
     ParameterError,
 )
@@ -111,7 +109,7 @@ class _Action:
         return "an action name (letters, digits, '_' or '-')"
 
 
-class ChurnModel(Estimator):
+class ChurnModel(ModelJsonArtifact, Estimator):
     """Churn risk per customer: calibrated probability, tier, action, reasons and revenue at risk.
 
     Parameters
@@ -532,30 +530,8 @@ class ChurnModel(Estimator):
             raise p.error("reason_frequencies", "feature names of the model", unknown)
         self.reason_frequencies_ = {k: rf.finite_float(k, low=0.0, high=1.0) for k in rf.keys()}  # noqa: SIM118 (Payload.keys)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model as a crmml artifact directory (``model.json``: JSON, no pickle).
-
-        ``model.json`` holds the spine's ``supervised.json`` content and the
-        LightGBM text model, so that :meth:`from_dict` alone rebuilds the scorer.
-        """
-        self._check_fitted("save")
-        return write_artifact(path, kind=self.kind, entity=self.entity, files={"model.json": self.to_dict()},
-                              metadata={"business": self.business, "as_of": self.as_of_.isoformat()})
-
-    @classmethod
-    def from_artifact(cls, manifest: Manifest, files: Mapping[str, bytes]) -> ChurnModel:
-        """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
-        if "model.json" not in files:
-            raise IncompatibleArtifactError("The churn artifact has no model.json.")
-        return cls.from_dict(Payload.parse(files["model.json"], source="model.json"))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ChurnModel:
-        """Load a model saved with :meth:`save`."""
-        from crmml._artifact import read_artifact
-
-        manifest, files = read_artifact(path, kind=cls.kind)
-        return cls.from_artifact(manifest, files)
+    def _artifact_metadata(self) -> dict[str, str]:
+        return {"business": self.business, "as_of": self.as_of_.isoformat()}
 
 
 def _as_tables(tables: Any) -> CRMTables:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from crmml._artifact import Manifest, write_artifact
+from crmml._artifact import ModelJsonArtifact
 from crmml._base import Estimator
 from crmml._payload import Payload
 from crmml._validation import Interval, Options
@@ -38,7 +37,6 @@ from crmml.data import TABLES, CRMTables, ExclusionReport
 from crmml.exceptions import (
     ConvergenceError,
     DataContractError,
-    IncompatibleArtifactError,
     Problem,
     examples_of,
 )
@@ -98,7 +96,7 @@ def as_tables(tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike
     return load_tables(tables)
 
 
-class CLVModel(Estimator):
+class CLVModel(ModelJsonArtifact, Estimator):
     """Customer lifetime value from CRM tables, with segments — a crmml scorer.
 
     Parameters
@@ -720,31 +718,8 @@ class CLVModel(Estimator):
         self.n_customers_ = p.int_in("n_customers", low=0)
         self.exclusions_ = _read_exclusions(p)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model as a crmml artifact directory (JSON, no pickle).
-
-        Saves into a new or empty folder, or replaces a folder that holds only
-        a crmml model, atomically; anything else is refused with
-        :class:`~crmml.exceptions.OutputError` (see docs/scoring.md).
-        """
-        return write_artifact(path, kind=self.kind, entity=self.entity, files={"model.json": self.to_dict()},
-                              metadata={"business": self.business, "as_of": self.as_of_.isoformat()})
-
-    @classmethod
-    def from_artifact(cls, manifest: Manifest, files: Mapping[str, bytes]) -> CLVModel:
-        """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
-        if "model.json" not in files:
-            raise IncompatibleArtifactError("The CLV artifact has no model.json.")
-        return cls.from_dict(Payload.parse(files["model.json"], source="model.json"))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CLVModel:
-        """Load a model saved with :meth:`save`."""
-        from crmml._artifact import read_artifact
-
-        manifest, files = read_artifact(path, kind=cls.kind)
-        return cls.from_artifact(manifest, files)
-
+    def _artifact_metadata(self) -> dict[str, str]:
+        return {"business": self.business, "as_of": self.as_of_.isoformat()}
 
 
 def _check_finite(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> None:
