@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crmml.plotting._axes import new_axes
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -27,12 +29,7 @@ __all__ = [
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4.5)) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
+    return new_axes(ax, figsize)
 
 
 def plot_calibration_curve(model: Any, ax: Axes | None = None) -> Axes:

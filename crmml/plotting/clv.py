@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from crmml.plotting._axes import new_axes
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -25,12 +27,7 @@ __all__ = [
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4)) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
+    return new_axes(ax, figsize)
 
 
 def plot_cumulative_tracking(evaluation: Any, ax: Axes | None = None) -> Axes:
