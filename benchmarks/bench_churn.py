@@ -138,6 +138,23 @@ def b2b_quality(n, threads):
     print("model card held-out cutoff:", {k: round(v, 4) for k, v in model.training_metrics().items()})
 
 
+def batch(scorer, tables, out, label):
+    """Features + model and reasons + Parquet write, timed and printed; returns the features and scores."""
+    t0 = time.perf_counter()
+    feats = scorer.build_features(tables, AS_OF)
+    t_feat = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = scorer.predict_features(feats)
+    t_model = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores.to_parquet(out)
+    t_write = time.perf_counter() - t0
+    act = (scores["risk_tier"].astype(str) != "low").mean()
+    print(f"score {len(scores):,}{label}: features {t_feat:.1f} s + model & reasons ({act:.0%} medium/high) "
+          f"{t_model:.1f} s + write {t_write:.1f} s = {t_feat + t_model + t_write:.1f} s")
+    return feats, scores
+
+
 def speed(n, threads, latency_rows, score_n=None):
     t0 = time.perf_counter()
     w = make_b2c_world(n, seed=7)
@@ -158,32 +175,10 @@ def speed(n, threads, latency_rows, score_n=None):
                   f"{len(big.tables.transactions):,} transactions ({time.perf_counter() - t0:.1f} s to simulate)")
         else:
             big = w
-        t0 = time.perf_counter()
-        feats = scorer.build_features(big.tables, AS_OF)
-        t_feat = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scores = scorer.predict_features(feats)
-        t_model = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scores.to_parquet(Path(tmp) / "scores.parquet")
-        t_write = time.perf_counter() - t0
-        act = (scores["risk_tier"].astype(str) != "low").mean()
-        print(f"score {len(scores):,}: features {t_feat:.1f} s + model & reasons ({act:.0%} medium/high) "
-              f"{t_model:.1f} s + write {t_write:.1f} s = {t_feat + t_model + t_write:.1f} s")
+        feats, scores = batch(scorer, big.tables, Path(tmp) / "scores.parquet", "")
         # a nightly job scores "today": its tables end at as_of (the simulated world runs six months past it)
-        nightly = as_of_view(big.tables, AS_OF)
-        t0 = time.perf_counter()
-        feats2 = scorer.build_features(nightly, AS_OF)
-        t_feat2 = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scores2 = scorer.predict_features(feats2)
-        t_model2 = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scores2.to_parquet(Path(tmp) / "scores2.parquet")
-        t_write2 = time.perf_counter() - t0
-        print(f"score {len(scores2):,} from tables that end at as_of (a nightly job): features {t_feat2:.1f} s + "
-              f"model & reasons {t_model2:.1f} s + write {t_write2:.1f} s = {t_feat2 + t_model2 + t_write2:.1f} s")
-        del nightly, feats2, scores2
+        batch(scorer, as_of_view(big.tables, AS_OF), Path(tmp) / "scores2.parquet",
+              " from tables that end at as_of (a nightly job)")
         rows = feats.set_index("customer_id")
         pick = rows.sample(min(latency_rows, len(rows)), random_state=0)
         mappings = [r.to_dict() for _, r in pick.iterrows()]
