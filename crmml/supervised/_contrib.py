@@ -57,13 +57,13 @@ class _Columns:
         self._cat: dict[int, np.ndarray] = {}
 
     def special(self, f: int, categorical: bool) -> np.ndarray:
-        """0 missing, 1 zero (numeric) or negative (categorical), 2 otherwise — as int64."""
+        """0 missing, 1 zero (numeric) or ``int(x) < 0`` (categorical), 2 otherwise — as int64."""
         key = f if not categorical else -1 - f
         hit = self._special.get(key)
         if hit is None:
             v = self.X[:, f]
             with np.errstate(invalid="ignore"):
-                other = v < 0 if categorical else np.abs(v) <= _ZERO
+                other = np.trunc(v) < 0 if categorical else np.abs(v) <= _ZERO  # LightGBM: int(x) < 0
             hit = np.where(np.isnan(v), 0, np.where(other, 1, 2)).astype(np.int64)
             self._special[key] = hit
         return hit
@@ -74,7 +74,7 @@ class _Columns:
         if hit is None:
             v = self.X[:, f]
             with np.errstate(invalid="ignore"):
-                ok = ~np.isnan(v) & (v >= 0) & (v < 2**31)
+                ok = ~np.isnan(v) & (np.trunc(v) >= 0) & (v < 2**31)  # -0.5 is category 0, as int(x)
             hit = np.where(ok, np.trunc(np.where(ok, v, 0)), -1).astype(np.int64)
             self._cat[f] = hit
         return hit

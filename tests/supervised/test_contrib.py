@@ -36,7 +36,11 @@ def _edge_rows(booster, X):
     Z[i:i + 50, 1], Z[i + 50:i + 100, 1], Z[i + 100:i + 150, 1] = -1.0, 2.5, 40.0
     Z[i + 150:i + 200, 3] = np.float32(1e-35)
     Z[i + 200:i + 250, 3] = -0.0
-    return Z
+    # rows equal but for the categorical value: int(-0.5) == 0 is category 0, int(-1.0) is negative
+    odd = np.array([-1.0, -0.5, -0.0, 0.0, 0.5, 2.5, 11.9, 12.0, 40.0, np.nan, *range(12)])
+    block = np.repeat(X[:40], len(odd), axis=0)
+    block[:, 1] = np.tile(odd, 40)
+    return np.vstack([Z, block])
 
 
 @pytest.mark.parametrize("zero_as_missing", [False, True])
