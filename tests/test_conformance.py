@@ -146,6 +146,8 @@ def _churn_cases() -> list[Case]:
     return [
         Case("churn", "churn-noncontractual", lambda: ChurnModel(num_threads=1), _b2c_tables, as_of,
              _clv_noncontractual_population, {"horizon_days": 60}),
+        Case("churn", "churn-noncontractual-active", lambda: ChurnModel(active_within_days=180, num_threads=1),
+             _b2c_tables, as_of, _clv_noncontractual_population, {"horizon_days": 60}),
         Case("churn", "churn-contractual", lambda: ChurnModel(business="contractual", num_threads=1),
              _churn_b2b_tables, as_of, _clv_contractual_population, {"high_tier": 0.5}),
     ]

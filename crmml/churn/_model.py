@@ -121,6 +121,11 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         accounts with a running subscription at ``as_of``; churned = every
         subscription ends within the horizon and no new one starts.
     horizon_days : float, default=90
+    active_within_days : float or None, default=None
+        B2C only: score (and train on) customers whose latest purchase lies in
+        the last ``active_within_days`` before ``as_of``; the others have
+        lapsed already (win-back, not retention) and are reported as
+        exclusions. ``None``: everyone with a purchase.
     n_cutoffs : int, default=4
         Training cutoffs (:func:`~crmml.supervised.default_cutoffs`): the latest
         is ``as_of - horizon`` (held out: early stopping, calibration, tiers,
@@ -169,6 +174,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "business": [Options(("noncontractual", "contractual"))],
         "horizon_days": [Interval(1, 3650, closed="both")],
+        "active_within_days": [Interval(1, 36500, closed="both"), None],
         "n_cutoffs": [Interval(2, 52, integer=True)],
         "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
         "tier_mode": [Options(("probability", "capacity"))],
@@ -191,6 +197,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         *,
         business: str = "noncontractual",
         horizon_days: float = 90,
+        active_within_days: float | None = None,
         n_cutoffs: int = 4,
         cutoff_spacing_days: float | None = None,
         tier_mode: str = "probability",
@@ -209,6 +216,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
     ) -> None:
         self.business = business
         self.horizon_days = horizon_days
+        self.active_within_days = active_within_days
         self.n_cutoffs = n_cutoffs
         self.cutoff_spacing_days = cutoff_spacing_days
         self.tier_mode = tier_mode
@@ -241,6 +249,10 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         return out
 
     def _tier_policy(self) -> TierPolicy:
+        if self.active_within_days is not None and self.business == "contractual":
+            raise ParameterError("The 'active_within_days' parameter of ChurnModel applies to "
+                                 "business='noncontractual' only (B2B populations are running contracts). Got "
+                                 f"{self.active_within_days!r} with business='contractual'.")
         actions = {"low": self.low_action, "medium": self.medium_action, "high": self.high_action}
         if self.tier_mode == "capacity":
             if self.high_tier + self.medium_tier > 1:
@@ -268,18 +280,19 @@ class ChurnModel(ModelJsonArtifact, Estimator):
 
     def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
         frame = self._all_features(t, ts)
-        return frame.loc[frame.index.intersection(churn_population(t, ts, self.business), sort=True)]
+        pop = churn_population(t, ts, self.business, active_within_days=self.active_within_days)
+        return frame.loc[frame.index.intersection(pop, sort=True)]
 
     def _labels(self, t: CRMTables, ts: pd.Timestamp, h: float) -> pd.DataFrame:
         if self.business == "contractual":
             return contractual_churn_labels(t, ts, h)
-        return noncontractual_churn_labels(t, ts, h)
+        return noncontractual_churn_labels(t, ts, h, active_within_days=self.active_within_days)
 
     def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
         """Features of the population at ``ts`` (index ``customer_id``); everyone else reported."""
         self._require_tables(t, "score")
         frame = self._all_features(t, ts)
-        pop = churn_population(t, ts, self.business, report=report)
+        pop = churn_population(t, ts, self.business, active_within_days=self.active_within_days, report=report)
         no_row = pop.difference(frame.index)
         report.add_entities("customers", "in the churn population but not in the customers table before as_of "
                             "(signup_at missing or later; not scored)", no_row)
@@ -449,8 +462,10 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         definition = ("Contractual (B2B): population = accounts with a running subscription at as_of; churned = "
                       f"every subscription ends within {self.horizon_days:g} days and no new one starts."
                       if contractual else
-                      "Non-contractual (B2C): population = customers with at least one purchase before as_of; "
-                      f"churned = no purchase in [as_of, as_of + {self.horizon_days:g} days).")
+                      "Non-contractual (B2C): population = customers with at least one purchase before as_of"
+                      + ("" if self.active_within_days is None else
+                         f" and one in the {self.active_within_days:g} days before it")
+                      + f"; churned = no purchase in [as_of, as_of + {self.horizon_days:g} days).")
         params = {"horizon_days": float(self.horizon_days), "n_cutoffs": float(len(self.cutoffs_)),
                   "num_trees": float(m.tree_.num_trees)}
         for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift"):

@@ -33,6 +33,9 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--business", choices=["noncontractual", "contractual"], default="noncontractual",
                    help="noncontractual (B2C: churn is silence) or contractual (B2B: churn is a non-renewal)")
     t.add_argument("--horizon-days", type=_DAYS_POSITIVE, default=90.0, help="churn window after as_of")
+    t.add_argument("--active-within-days", type=_DAYS_POSITIVE, default=None,
+                   help="B2C: score only customers with a purchase in this many days before as_of (the others "
+                        "have lapsed and are reported); default: everyone with a purchase")
     t.add_argument("--n-cutoffs", type=_COUNT, default=4, help="training cutoffs (the latest is held out)")
     t.add_argument("--tier-mode", choices=["probability", "capacity"], default="probability")
     t.add_argument("--high-tier", type=_share, default=0.6, help="probability (or top share) for the high tier")
@@ -46,7 +49,8 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
 
 def train_params(a: argparse.Namespace) -> dict[str, Any]:
     """ChurnModel keyword arguments from the parsed options."""
-    return {"business": a.business, "horizon_days": a.horizon_days, "n_cutoffs": a.n_cutoffs,
+    return {"business": a.business, "horizon_days": a.horizon_days, "active_within_days": a.active_within_days,
+            "n_cutoffs": a.n_cutoffs,
             "tier_mode": a.tier_mode, "high_tier": a.high_tier, "medium_tier": a.medium_tier,
             "reasons_for": a.reasons_for, "num_threads": a.num_threads}
 

@@ -287,13 +287,20 @@ def sum_in_windows(
 
 
 # --------------------------------------------------------------------------- labels
-def _check_horizon(horizon_days: object, owner: str) -> float:
+def _check_horizon(horizon_days: object, owner: str, name: str = "horizon_days") -> float:
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float, np.integer, np.floating)) \
             or not np.isfinite(horizon_days) or horizon_days <= 0:
         raise ParameterError(
-            f"The 'horizon_days' parameter of {owner} must be > 0. Got {horizon_days!r} instead."
+            f"The '{name}' parameter of {owner} must be > 0. Got {horizon_days!r} instead."
         )
     return float(horizon_days)
+
+
+def check_active_within(active_within_days: object, owner: str) -> float | None:
+    """``None`` or the number of days (> 0) of the B2C "active within" population rule."""
+    if active_within_days is None:
+        return None
+    return _check_horizon(active_within_days, owner, "active_within_days")
 
 
 def label_window(
@@ -331,12 +338,15 @@ def _warn_unobserved(builder: str, table: str, latest: pd.Timestamp | None, as_o
             LabelWindowWarning, stacklevel=3)
 
 
-def noncontractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: float) -> pd.DataFrame:
+def noncontractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: float, *,
+                                active_within_days: float | None = None) -> pd.DataFrame:
     """Non-contractual (B2C) churn labels.
 
     Population: customers with at least one purchase (``amount >= 0``; refunds
     are not purchases) strictly before ``as_of`` — and, when a ``customers``
-    table is supplied, ``signup_at < as_of``. ``churned = 1`` when the
+    table is supplied, ``signup_at < as_of``; with ``active_within_days``,
+    only those whose latest purchase lies in ``[as_of − active_within_days,
+    as_of)`` (the others have already lapsed). ``churned = 1`` when the
     customer makes no purchase in ``[as_of, as_of + horizon)``.
 
     Returns
@@ -345,11 +355,14 @@ def noncontractual_churn_labels(tables: CRMTables, as_of: object, horizon_days: 
         Indexed by ``customer_id`` (sorted), one int column ``churned``.
     """
     h = _check_horizon(horizon_days, "noncontractual_churn_labels")
+    active = check_active_within(active_within_days, "noncontractual_churn_labels")
     ts = to_timestamp(as_of)
     tables.require("transactions", model="noncontractual_churn_labels")
     tx = tables.transactions
     purchase = (tx["amount"] >= 0).to_numpy(dtype=bool, na_value=False)
     before = purchase & (tx["ts"] < ts).to_numpy(dtype=bool, na_value=False)
+    if active is not None:
+        before &= (tx["ts"] >= ts - pd.Timedelta(days=active)).to_numpy(dtype=bool, na_value=False)
     pop = pd.Index(pd.unique(tx.loc[before, "customer_id"]), name="customer_id")
     if tables.customers is not None:
         known = tables.customers.loc[tables.customers["signup_at"] < ts, "customer_id"]

@@ -16,7 +16,7 @@ import pandas as pd
 from crmml.data import CRMTables
 from crmml.exceptions import ParameterError
 from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by, type_codes
-from crmml.features._pit import as_of_view, to_timestamp
+from crmml.features._pit import as_of_view, check_active_within, to_timestamp
 from crmml.features._windows import check_windows
 
 __all__ = ["ENGAGEMENT_TYPES", "SERVICE_TYPES", "churn_population", "retention_features"]
@@ -193,12 +193,15 @@ def _since_purchase(codes: np.ndarray, t: np.ndarray, complaint: np.ndarray, eng
 
 
 def churn_population(tables: CRMTables, as_of: object, business: str = "noncontractual", *,
-                     report: object | None = None) -> pd.Index:
+                     active_within_days: float | None = None, report: object | None = None) -> pd.Index:
     """Who a churn model scores as of ``as_of`` — the index of the churn label builders.
 
     ``"noncontractual"``: customers with at least one purchase (``amount >= 0``)
     before ``as_of`` and, with a ``customers`` table, ``signup_at < as_of``
-    (the population of :func:`~crmml.features.noncontractual_churn_labels`).
+    (the population of :func:`~crmml.features.noncontractual_churn_labels`);
+    with ``active_within_days`` only customers whose latest purchase lies in
+    ``[as_of − active_within_days, as_of)`` — the others have lapsed already
+    and are win-back, not retention, cases.
     ``"contractual"``: accounts with a running subscription at ``as_of``
     (``start_at < as_of`` and ``end_at`` missing or ``>= as_of``; the
     population of :func:`~crmml.features.contractual_churn_labels`).
@@ -208,11 +211,15 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
     ``as_of`` but are not in the population, with the reason.
     """
     ts = to_timestamp(as_of)
+    active = check_active_within(active_within_days, "churn_population")
     cut = np.datetime64(ts, "ns")
     cust = tables.customers
     universe = None if cust is None else pd.Index(
         cust["customer_id"].to_numpy(dtype=object)[cust["signup_at"].to_numpy(dtype="datetime64[ns]") < cut])
     if business == "contractual":
+        if active is not None:
+            raise ParameterError("The 'active_within_days' parameter of churn_population applies to "
+                                 f"business='noncontractual' only. Got {active_within_days!r} with 'contractual'.")
         tables.require("subscriptions", model="churn_population")
         s = tables.subscriptions
         start = s["start_at"].to_numpy(dtype="datetime64[ns]")
@@ -239,8 +246,15 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
     codes, uniques = pd.factorize(tx["customer_id"], use_na_sentinel=True)  # distinct ids only become objects
     uniques = np.asarray(uniques, dtype=object)
     codes = np.asarray(codes, dtype=np.int64)
+    bought = before & (amount >= 0) & (codes >= 0)
+    lapsed = np.zeros(len(uniques), dtype=bool)
+    if active is not None:
+        recent = tx["ts"].to_numpy(dtype="datetime64[ns]") >= np.datetime64(ts - pd.Timedelta(days=active), "ns")
+        lapsed[codes[bought]] = True
+        lapsed[codes[bought & recent]] = False
+        bought &= recent
     buyer = np.zeros(len(uniques), dtype=bool)
-    buyer[codes[before & (amount >= 0) & (codes >= 0)]] = True
+    buyer[codes[bought]] = True
     pop = pd.Index(uniques[buyer], name="customer_id")
     if universe is not None:
         pop = pop[pop.isin(universe)]
@@ -249,6 +263,11 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
         missing = universe.difference(pop)
         seen = np.zeros(len(uniques), dtype=bool)
         seen[codes[before & (codes >= 0)]] = True
+        if active is not None:
+            gone = pd.Index(uniques[lapsed]).intersection(missing)
+            report.add_entities("customers", f"no purchase in the {active:g} days before as_of (lapsed: "
+                                "active_within_days; not scored)", gone)
+            missing = missing.difference(gone)
         had = pd.Index(uniques[seen])
         report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
                             missing.intersection(had))

@@ -74,7 +74,7 @@ def test_cli_trains_and_scores_churn(tmp_path, capsys):
     plots = tmp_path / "plots"
     rc = main(["train", "churn", "--data", str(data), "--as-of", "2025-07-01", "--no-mlflow", "--holdout-days", "0",
                "--business", "noncontractual", "--horizon-days", "90", "--save", str(model_dir),
-               "--plots-dir", str(plots), "--num-threads", "1"])
+               "--plots-dir", str(plots), "--num-threads", "1", "--active-within-days", "365"])
     assert rc == EXIT_OK
     assert {p.name for p in plots.iterdir()} == {"calibration_curve.png", "gain_chart.png",
                                                  "reason_frequencies.png"}
@@ -90,7 +90,8 @@ def test_cli_trains_and_scores_churn(tmp_path, capsys):
     top = printed[printed.index("Top 3"):].splitlines()[3:6]  # title, header, index name, then the rows
     assert [line.split()[0] for line in top] == list(scores["revenue_at_risk"].nlargest(3).index)
     from crmml.churn import ChurnModel
-    assert ChurnModel.load(model_dir).num_threads == 1
+    loaded = ChurnModel.load(model_dir)
+    assert loaded.num_threads == 1 and loaded.active_within_days == 365
 
 
 def test_train_churn_refuses_a_bad_thread_count(tmp_path, capsys):

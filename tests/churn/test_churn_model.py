@@ -268,3 +268,27 @@ def test_lightgbm_infinite_thresholds_are_accepted_by_the_spine():
     from crmml.synthetic import make_b2c_world
 
     ChurnModel(num_threads=1).fit(make_b2c_world(20000, seed=42).tables, AS_OF)
+
+
+def test_active_within_days_scores_only_recent_buyers_and_reports_the_lapsed(b2c_world):
+    from crmml.features import churn_population, noncontractual_churn_labels
+
+    t = b2c_world.tables
+    tx = t.transactions
+    recent = tx.loc[(tx["ts"] < AS_OF) & (tx["ts"] >= AS_OF - pd.Timedelta(days=180)) & (tx["amount"] >= 0),
+                    "customer_id"]
+    pop = churn_population(t, AS_OF, active_within_days=180)
+    assert set(pop) == set(recent.astype(str)) and len(pop) < len(churn_population(t, AS_OF))
+    pd.testing.assert_index_equal(noncontractual_churn_labels(t, AS_OF, 90, active_within_days=180).index, pop)
+    m = ChurnModel(active_within_days=180, num_threads=1).fit(t, AS_OF)
+    report = ExclusionReport()
+    scores = m.score(t, AS_OF, report=report)
+    assert list(scores.index) == list(pop.astype(str))
+    lapsed = [e for e in report.to_dict() if "lapsed" in e["rule"]]
+    assert len(lapsed) == 1 and lapsed[0]["n_rows"] == len(churn_population(t, AS_OF)) - len(pop)
+    assert lapsed[0]["rule"] == ("no purchase in the 180 days before as_of (lapsed: active_within_days; "
+                                 "not scored)")
+    assert "and one in the 180 days before it" in m.model_card()["summary"]
+    with pytest.raises(ParameterError, match=r"'active_within_days' parameter of ChurnModel applies to "
+                                             r"business='noncontractual' only"):
+        ChurnModel(business="contractual", active_within_days=30).fit(t, AS_OF)
