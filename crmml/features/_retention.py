@@ -15,7 +15,15 @@ import pandas as pd
 
 from crmml.data import CRMTables
 from crmml.exceptions import ParameterError
-from crmml.features._agg import codes_of, count_by, days, in_days, max_by, min_by, type_codes
+from crmml.features._agg import (
+    codes_of,
+    count_by,
+    days,
+    in_days,
+    max_by,
+    min_by,
+    type_codes,
+)
 from crmml.features._pit import as_of_view, check_active_within, to_timestamp
 from crmml.features._windows import check_windows
 
