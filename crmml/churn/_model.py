@@ -21,7 +21,7 @@ from crmml._artifact import ModelJsonArtifact
 from crmml._base import Estimator
 from crmml._payload import Payload
 from crmml._validation import Interval, Options
-from crmml.data import CRMTables, ExclusionReport
+from crmml.data import CRMTables, ExclusionReport, as_tables, read_exclusion_counts
 from crmml.exceptions import (
     InsufficientDataError,
     ParameterError,
@@ -45,6 +45,8 @@ from crmml.supervised import (
     default_cutoffs,
     reason_columns,
 )
+from crmml.supervised._read import timestamp as read_timestamp
+from crmml.supervised._read import timestamps as read_timestamps
 
 __all__ = ["ChurnModel", "churn_templates"]
 
@@ -89,8 +91,8 @@ def churn_templates() -> Any:
     ])
 
 
-class _Finite:
-    """Constraint: a finite float in (0, 1)."""
+class _Share:
+    """Constraint: a float strictly between 0 and 1 (a probability threshold or a share)."""
 
     def is_satisfied_by(self, value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
@@ -178,8 +180,8 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         "n_cutoffs": [Interval(2, 52, integer=True)],
         "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
         "tier_mode": [Options(("probability", "capacity"))],
-        "high_tier": [_Finite()],
-        "medium_tier": [_Finite()],
+        "high_tier": [_Share()],
+        "medium_tier": [_Share()],
         "low_action": [_Action()],
         "medium_action": [_Action()],
         "high_action": [_Action()],
@@ -248,11 +250,13 @@ class ChurnModel(ModelJsonArtifact, Estimator):
             out["beats_baseline"] = float(bc.beats_baseline)
         return out
 
-    def _tier_policy(self) -> TierPolicy:
+    def _check_business_params(self) -> None:
         if self.active_within_days is not None and self.business == "contractual":
             raise ParameterError("The 'active_within_days' parameter of ChurnModel applies to "
                                  "business='noncontractual' only (B2B populations are running contracts). Got "
                                  f"{self.active_within_days!r} with business='contractual'.")
+
+    def _tier_policy(self) -> TierPolicy:
         actions = {"low": self.low_action, "medium": self.medium_action, "high": self.high_action}
         if self.tier_mode == "capacity":
             if self.high_tier + self.medium_tier > 1:
@@ -312,7 +316,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         tables outside the population, with the reason.
         """
         report = report if report is not None else ExclusionReport()
-        frame = self._population_frame(_as_tables(tables), to_timestamp(as_of), report)
+        frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
         if self._learned():
             frame = frame[[c for c in self._schema_columns()]]
         return frame.rename_axis("customer_id").reset_index()
@@ -320,11 +324,8 @@ class ChurnModel(ModelJsonArtifact, Estimator):
     def predict_features(self, features: pd.DataFrame) -> pd.DataFrame:
         """Scores of a :meth:`build_features` frame (see :meth:`score`)."""
         self._check_fitted("predict_features")
-        frame = features
-        if "customer_id" in frame.columns:
-            frame = frame.set_index("customer_id")
-        frame.index = frame.index.astype(str).rename("customer_id")
-        return self._predict(frame)
+        frame = features.set_index("customer_id") if "customer_id" in features.columns else features
+        return self._predict(frame.set_axis(frame.index.astype(str).rename("customer_id"), axis=0))
 
     def _predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         m = self.model_
@@ -356,7 +357,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         """
         self._check_fitted("score")
         report = report if report is not None else ExclusionReport()
-        frame = self._population_frame(_as_tables(tables), to_timestamp(as_of), report)
+        frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
         frame = frame[self._schema_columns()]
         frame.index = frame.index.astype(str).rename("customer_id")
         return self._predict(frame)
@@ -385,9 +386,10 @@ class ChurnModel(ModelJsonArtifact, Estimator):
             two usable cutoffs); the message gives the counts and what to change.
         """
         self._validate_params()
+        self._check_business_params()
         self._unfit()
         policy = self._tier_policy()
-        t = _as_tables(tables)
+        t = as_tables(tables)
         ts = to_timestamp(as_of)
         self._require_tables(t, "fit")
         h = float(self.horizon_days)
@@ -520,16 +522,16 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         }
 
     def _state_from_payload(self, p: Payload, version: int) -> None:
-        self.as_of_ = _read_timestamp(p, "as_of")
-        cut = p.array("cutoffs")
-        if not 2 <= len(cut) <= 52 or not all(isinstance(c, str) for c in cut):
-            raise p.error("cutoffs", "an array of 2 to 52 ISO timestamps", cut)
-        self.cutoffs_ = [_parse_ts(p, "cutoffs", c) for c in cut]
+        self.as_of_ = read_timestamp(p, "as_of")
+        cut = read_timestamps(p, "cutoffs")
+        if not 2 <= len(cut) <= 52:
+            raise p.error("cutoffs", "an array of 2 to 52 ISO timestamps", [str(c) for c in cut])
+        self.cutoffs_ = cut
         ctx = p.array("context")
         if not all(c in _CONTEXT for c in ctx):
             raise p.error("context", f"an array of names among {list(_CONTEXT)}", ctx)
         self.context_ = list(ctx)
-        self.exclusions_ = _read_exclusions(p)
+        self.exclusions_ = read_exclusion_counts(p)
         rf = p.mapping("reason_frequencies")
         assert rf is not None
         b = p.mapping("booster")
@@ -547,14 +549,6 @@ class ChurnModel(ModelJsonArtifact, Estimator):
 
     def _artifact_metadata(self) -> dict[str, str]:
         return {"business": self.business, "as_of": self.as_of_.isoformat()}
-
-
-def _as_tables(tables: Any) -> CRMTables:
-    if isinstance(tables, CRMTables):
-        return tables
-    from crmml.data import load_tables
-
-    return load_tables(tables)
 
 
 def _flat_exclusions(per_cutoff: Any) -> list[dict[str, Any]]:
@@ -586,30 +580,3 @@ def _reason_frequencies(model: BinaryOutcomeModel, tset: Any, seed: int) -> dict
         for f, k in expl[f"reason_{i}_feature"].dropna().value_counts().items():
             counts[str(f)] = counts.get(str(f), 0) + int(k)
     return {f: round(k / len(held), 6) for f, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
-
-
-def _parse_ts(p: Payload, key: str, text: Any) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError, OverflowError):
-        ts = pd.NaT
-    if ts is pd.NaT or pd.isna(ts) or ts.tzinfo is not None:
-        raise p.error(key, "naive ISO 8601 timestamps such as '2025-07-01T00:00:00'", text)
-    return ts
-
-
-def _read_timestamp(p: Payload, key: str) -> pd.Timestamp:
-    return _parse_ts(p, key, p.str_in(key, max_length=64))
-
-
-def _read_exclusions(p: Payload) -> list[dict[str, Any]]:
-    items = p.array("exclusions")
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise p.error("exclusions", "an array of objects", item)
-        e = Payload(item, p.source, (*p.path, "exclusions", i), p.fix)
-        e.keys_exactly(("table", "rule", "n_rows", "unit"))
-        out.append({"table": e.str_in("table", max_length=200), "rule": e.str_in("rule", max_length=2000),
-                    "n_rows": e.int_in("n_rows", low=0), "unit": e.str_in("unit", ("rows", "entities", "fit-only"))})
-    return out

@@ -15,7 +15,6 @@ contract value over the horizon given the tenure survived so far.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -33,7 +32,13 @@ from crmml.clv._pareto_nbd import ParetoNBDModel
 from crmml.clv._sbg import ShiftedBetaGeometricModel
 from crmml.clv._segments import SEGMENTS, segment_codes, segment_reasons
 from crmml.clv._summary_input import check_summary_arrays
-from crmml.data import TABLES, CRMTables, ExclusionReport
+from crmml.data import (
+    TABLES,
+    CRMTables,
+    ExclusionReport,
+    as_tables,
+    read_exclusion_counts,
+)
 from crmml.exceptions import (
     ConvergenceError,
     DataContractError,
@@ -54,7 +59,6 @@ __all__ = ["CLVModel", "as_tables"]
 
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _PERIOD_WORDS = {"D": "days", "W": "weeks"}
-_EXCLUSION_UNITS = ("rows", "entities", "fit-only")
 _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
 _SEGMENT_ARRAY = np.array(SEGMENTS, dtype=object)
@@ -85,15 +89,6 @@ _OUTPUTS = {
     "segment": "string",
     "reason": "string",
 }
-
-
-def as_tables(tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str]) -> CRMTables:
-    """Accept a validated container as is; load and validate anything else."""
-    if isinstance(tables, CRMTables):
-        return tables
-    from crmml.data import load_tables
-
-    return load_tables(tables)
 
 
 class CLVModel(ModelJsonArtifact, Estimator):
@@ -716,7 +711,7 @@ class CLVModel(ModelJsonArtifact, Estimator):
         self.champion_threshold_ = math.inf if thr is None else thr
         self.as_of_ = _read_timestamp(p, "as_of")
         self.n_customers_ = p.int_in("n_customers", low=0)
-        self.exclusions_ = _read_exclusions(p)
+        self.exclusions_ = read_exclusion_counts(p)
 
     def _artifact_metadata(self) -> dict[str, str]:
         return {"business": self.business, "as_of": self.as_of_.isoformat()}
@@ -794,18 +789,4 @@ def _read_timestamp(p: Payload, key: str) -> pd.Timestamp:
         raise p.error(key, "a naive ISO 8601 timestamp such as '2025-07-01T00:00:00'", text)
     return ts
 
-
-def _read_exclusions(p: Payload) -> list[dict[str, Any]]:
-    """The exclusion counts stored with a model (``unit`` absent in artifacts written before it existed)."""
-    items = p.array("exclusions")
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise p.error("exclusions", "an array of objects", item)
-        e = Payload(item, p.source, (*p.path, "exclusions", i), p.fix)
-        e.keys_exactly(("table", "rule", "n_rows"), optional=("unit",))
-        out.append({"table": e.str_in("table", max_length=200), "rule": e.str_in("rule", max_length=2000),
-                    "n_rows": e.int_in("n_rows", low=0),
-                    "unit": e.str_in("unit", _EXCLUSION_UNITS) if "unit" in e else "rows"})
-    return out
 

@@ -12,8 +12,8 @@ from crmml.data._contract import (
     ForeignKey,
     TableSpec,
 )
-from crmml.data._report import Exclusion, ExclusionReport
-from crmml.data._load import load_tables, read_table
+from crmml.data._load import as_tables, load_tables, read_table
+from crmml.data._report import Exclusion, ExclusionReport, read_exclusion_counts
 from crmml.data._tables import CRMTables
 from crmml.data._validate import validate_tables
 
@@ -31,6 +31,8 @@ __all__ = [
     "CRMTables",
     "Exclusion",
     "ExclusionReport",
+    "read_exclusion_counts",
+    "as_tables",
     "load_tables",
     "read_table",
     "validate_tables",

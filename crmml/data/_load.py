@@ -29,7 +29,7 @@ from crmml.data._tables import CRMTables
 from crmml.data._validate import collect_problems
 from crmml.exceptions import DataContractError, ParameterError, Problem
 
-__all__ = ["load_tables", "read_table"]
+__all__ = ["as_tables", "load_tables", "read_table"]
 
 Source = str | PathLike[str] | Mapping[str, pd.DataFrame] | CRMTables
 _CONTEXT = "loading tables"
@@ -258,3 +258,14 @@ def _rename(raw: Mapping[str, pd.DataFrame], mapping: Mapping[str, Mapping[str, 
     if problems:
         raise DataContractError(problems, context=_CONTEXT)
     return frames
+
+
+def as_tables(tables: CRMTables | Mapping[str, pd.DataFrame] | str | PathLike[str]) -> CRMTables:
+    """Accept a validated :class:`CRMTables` as is; load and validate anything else with :func:`load_tables`.
+
+    What every model's ``fit``/``score``/``build_features`` does with its
+    ``tables`` argument.
+    """
+    if isinstance(tables, CRMTables):
+        return tables
+    return load_tables(tables)

@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from crmml._payload import Payload
 from crmml.exceptions import examples_of
 
-__all__ = ["Exclusion", "ExclusionReport"]
+__all__ = ["EXCLUSION_UNITS", "Exclusion", "ExclusionReport", "read_exclusion_counts"]
+
+EXCLUSION_UNITS = ("rows", "entities", "fit-only")
+"""Units of an exclusion count: rows of a table, entities of a population, entities left out of a fit only."""
 
 logger = logging.getLogger("crmml")
 
@@ -104,3 +108,21 @@ class ExclusionReport:
         if not self.items:
             return "no rows excluded"
         return "\n".join(str(e) for e in self.items)
+
+
+def read_exclusion_counts(p: Payload, key: str = "exclusions") -> list[dict[str, object]]:
+    """The exclusion counts a model stores, read from an artifact (``unit`` optional: ``"rows"``).
+
+    Each entry is ``{"table", "rule", "n_rows", "unit"}``; anything else is an
+    :class:`~crmml.exceptions.IncompatibleArtifactError` naming the field.
+    """
+    out: list[dict[str, object]] = []
+    for i, item in enumerate(p.array(key)):
+        if not isinstance(item, dict):
+            raise p.error(key, "an array of objects", item)
+        e = Payload(item, p.source, (*p.path, key, i), p.fix)
+        e.keys_exactly(("table", "rule", "n_rows"), optional=("unit",))
+        out.append({"table": e.str_in("table", max_length=200), "rule": e.str_in("rule", max_length=2000),
+                    "n_rows": e.int_in("n_rows", low=0),
+                    "unit": e.str_in("unit", EXCLUSION_UNITS) if "unit" in e else "rows"})
+    return out

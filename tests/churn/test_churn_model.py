@@ -292,3 +292,13 @@ def test_active_within_days_scores_only_recent_buyers_and_reports_the_lapsed(b2c
     with pytest.raises(ParameterError, match=r"'active_within_days' parameter of ChurnModel applies to "
                                              r"business='noncontractual' only"):
         ChurnModel(business="contractual", active_within_days=30).fit(t, AS_OF)
+
+
+def test_predict_features_leaves_the_callers_frame_alone(b2c_world):
+    m = ChurnModel(num_threads=1).fit(b2c_world.tables, AS_OF)
+    feats = m.build_features(b2c_world.tables, AS_OF).set_index("customer_id")
+    feats.index = feats.index.astype("category")  # a non-str index the scorer must convert on its own copy
+    before = feats.copy()
+    scores = m.predict_features(feats)
+    pd.testing.assert_frame_equal(feats, before)
+    assert pd.api.types.is_string_dtype(scores.index) and scores.index.name == "customer_id"
