@@ -33,6 +33,7 @@ from crmml.features import (
     customer_features,
     noncontractual_churn_labels,
     retention_features,
+    shared_work,
     to_timestamp,
 )
 from crmml.supervised import (
@@ -274,17 +275,18 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         t.require("subscriptions" if self.business == "contractual" else "transactions", model=what)
 
     # --------------------------------------------------------------- features
-    def _all_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
-        """``customer_features`` joined with ``retention_features`` for every signed-up customer."""
+    def _all_features(self, view: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
+        """``customer_features`` joined with ``retention_features`` for every signed-up customer of a view."""
         window = int(min(max(round(self.horizon_days), 30), 365))
-        view = as_of_view(t, ts)  # once: both builders find nothing left to mask
         cf = customer_features(view, ts)
         rf = retention_features(view, ts, window=window)
         return cf.join(rf) if len(rf.columns) else cf
 
     def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
-        frame = self._all_features(t, ts)
-        pop = churn_population(t, ts, self.business, active_within_days=self.active_within_days)
+        with shared_work():  # entity codes, days and type codes computed once for the builders and the population
+            view = as_of_view(t, ts)  # once: the builders and the population find nothing left to mask
+            frame = self._all_features(view, ts)
+            pop = churn_population(view, ts, self.business, active_within_days=self.active_within_days)
         return frame.loc[frame.index.intersection(pop, sort=True)]
 
     def _labels(self, t: CRMTables, ts: pd.Timestamp, h: float) -> pd.DataFrame:
@@ -295,8 +297,11 @@ class ChurnModel(ModelJsonArtifact, Estimator):
     def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
         """Features of the population at ``ts`` (index ``customer_id``); everyone else reported."""
         self._require_tables(t, "score")
-        frame = self._all_features(t, ts)
-        pop = churn_population(t, ts, self.business, active_within_days=self.active_within_days, report=report)
+        with shared_work():
+            view = as_of_view(t, ts)
+            frame = self._all_features(view, ts)
+            pop = churn_population(view, ts, self.business, active_within_days=self.active_within_days,
+                                   report=report)
         no_row = pop.difference(frame.index)
         report.add_entities("customers", "in the churn population but not in the customers table before as_of "
                             "(signup_at missing or later; not scored)", no_row)

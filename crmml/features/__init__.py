@@ -9,6 +9,7 @@ from crmml.features._asof import default_as_of
 from crmml.features._customer import DEFAULT_ROLES, customer_features
 from crmml.features._lead import lead_features
 from crmml.features._margin import customer_margin
+from crmml.features._memo import shared_work
 from crmml.features._opportunity import opportunity_features
 from crmml.features._partition import (
     PARTITION_KEYS,
@@ -76,6 +77,7 @@ __all__ = [
     "rfm_arrays",
     "rfm_features",
     "rfm_summary",
+    "shared_work",
     "stack_cutoffs",
     "subscription_features",
     "sum_in_windows",

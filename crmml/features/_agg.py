@@ -7,7 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["codes_of", "count_by", "sum_by", "max_by", "min_by", "days", "as_category"]
+from crmml.features._memo import memoised
+
+__all__ = ["codes_of", "count_by", "sum_by", "max_by", "min_by", "days", "as_category", "customer_index",
+           "frame_codes", "frame_days", "frame_type_codes"]
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -46,10 +49,17 @@ def _reduce(codes: np.ndarray, values: np.ndarray, n: int, mask: np.ndarray | No
     m = (codes >= 0) & ~np.isnan(v)
     if mask is not None:
         m &= mask
-    out = np.full(n, np.nan)
-    if m.any():
-        s = pd.Series(v[m]).groupby(codes[m]).agg(how)
-        out[s.index.to_numpy()] = s.to_numpy()
+    return _extreme_at(codes[m], v[m], n, how)
+
+
+def _extreme_at(keys: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Max (or min) of ``values`` per key in ``0..n-1``, NaN for keys without a value (``ufunc.at``, no sort)."""
+    out = np.full(n, -np.inf if how == "max" else np.inf)
+    if len(keys):
+        (np.maximum if how == "max" else np.minimum).at(out, keys, values)
+    seen = np.zeros(n, dtype=bool)
+    seen[keys] = True
+    out[~seen] = np.nan
     return out
 
 
@@ -101,8 +111,12 @@ def type_codes(types: pd.Series, known: Sequence[str]) -> np.ndarray:
     The distinct values are found once (``pandas.factorize``), so the cost
     does not grow with string comparisons per row and per type.
     """
+    return _lookup_types(pd.factorize(types, use_na_sentinel=True), known)
+
+
+def _lookup_types(factorized: tuple[np.ndarray, object], known: Sequence[str]) -> np.ndarray:
     names = [*dict.fromkeys(known)]
-    codes, uniques = pd.factorize(types, use_na_sentinel=True)
+    codes, uniques = factorized
     lookup = np.array([names.index(u) if isinstance(u, str) and u in names else len(names)
                        for u in np.asarray(uniques, dtype=object)] + [len(names)], dtype=np.int64)
     return lookup[np.asarray(codes, dtype=np.int64)]  # the sentinel -1 picks the trailing "other"
@@ -111,23 +125,20 @@ def type_codes(types: pd.Series, known: Sequence[str]) -> np.ndarray:
 def _max_by_pair(codes: np.ndarray, kind: np.ndarray, n_kinds: int, values: np.ndarray, n: int) -> np.ndarray:
     """Maximum of ``values`` per (entity, kind): shape ``(n, n_kinds)``, NaN where none."""
     m = (codes >= 0) & ~np.isnan(values)
-    out = np.full(n * n_kinds, np.nan)
-    if m.any():
-        key = codes[m] * n_kinds + kind[m]
-        s = pd.Series(values[m]).groupby(key, sort=False).max()
-        out[s.index.to_numpy()] = s.to_numpy()
-    return out.reshape(n, n_kinds)
+    return _extreme_at(codes[m] * n_kinds + kind[m], values[m], n * n_kinds, "max").reshape(n, n_kinds)
 
 
-def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.Series, known: Sequence[str],
-                       windows: Sequence[int], now: float, *, prefix: str, event: str) -> dict[str, np.ndarray]:
+def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.Series | np.ndarray,
+                       known: Sequence[str], windows: Sequence[int], now: float, *, prefix: str, event: str
+                       ) -> dict[str, np.ndarray]:
     """Counts per window and per event type, and days since the last event of each type.
 
     Columns: ``{prefix}_{w}d``, ``{prefix}_{type}_{w}d`` for each window, then
     ``days_since_{event}`` and ``days_since_{type}`` (NaN without such an event);
-    types outside ``known`` count as ``other``.
+    types outside ``known`` count as ``other``. ``types`` is the type column,
+    or its :func:`type_codes` for ``known`` already computed.
     """
-    kind = type_codes(types, known)
+    kind = np.asarray(types, dtype=np.int64) if isinstance(types, np.ndarray) else type_codes(types, known)
     names = [*dict.fromkeys(known), "other"]
     k = len(names)
     valid = codes >= 0
@@ -145,3 +156,30 @@ def typed_event_counts(codes: np.ndarray, n: int, t_days: np.ndarray, types: pd.
     for j, name in enumerate(names):
         cols[f"days_since_{name}"] = now - last[:, j]
     return cols
+
+
+# ---------------------------------------------------------------------- shared within one build
+def customer_index(customers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """The customers sorted by id and their ``customer_id`` index (shared inside :func:`shared_work`)."""
+    def compute() -> tuple[pd.DataFrame, pd.Index]:
+        cust = customers.sort_values("customer_id", kind="stable")
+        return cust, pd.Index(cust["customer_id"], name="customer_id")
+
+    return memoised("customer_index", (customers,), (), compute)
+
+
+def frame_codes(index: pd.Index, frame: pd.DataFrame, column: str = "customer_id") -> np.ndarray:
+    """:func:`codes_of` ``frame[column]`` in ``index`` (shared inside :func:`shared_work`)."""
+    return memoised("codes", (index, frame), (column,), lambda: codes_of(index, frame[column]))
+
+
+def frame_days(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """:func:`days` of ``frame[column]`` (shared inside :func:`shared_work`)."""
+    return memoised("days", (frame,), (column,), lambda: days(frame[column]))
+
+
+def frame_type_codes(frame: pd.DataFrame, column: str, known: Sequence[str]) -> np.ndarray:
+    """:func:`type_codes` of ``frame[column]`` (the factorisation shared inside :func:`shared_work`)."""
+    factorized = memoised("factorize", (frame,), (column,),
+                          lambda: pd.factorize(frame[column], use_na_sentinel=True))
+    return _lookup_types(factorized, known)

@@ -11,9 +11,12 @@ from crmml.data import CRMTables
 from crmml.data._contract import KNOWN_INTERACTION_TYPES
 from crmml.features._agg import (
     as_category,
-    codes_of,
     count_by,
+    customer_index,
     days,
+    frame_codes,
+    frame_days,
+    frame_type_codes,
     in_days,
     max_by,
     min_by,
@@ -81,8 +84,7 @@ def customer_features(
     w = check_windows(windows, "customer_features")
     tables.require("customers", model="customer_features")
     view = as_of_view(tables, ts)
-    cust = view.customers.sort_values("customer_id", kind="stable")
-    index = pd.Index(cust["customer_id"], name="customer_id")
+    cust, index = customer_index(view.customers)
     now = ts.value / 86_400e9
     cols: dict[str, object] = {"tenure_days": now - days(cust["signup_at"])}
     for c in ("country", "channel", "industry"):
@@ -109,8 +111,8 @@ def customer_features(
 def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
                           windows: tuple[int, ...]) -> dict[str, np.ndarray]:
     n = len(index)
-    codes = codes_of(index, tx["customer_id"])
-    t = days(tx["ts"])
+    codes = frame_codes(index, tx)
+    t = frame_days(tx, "ts")
     amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
     buy = amount >= 0
     refund = amount < 0
@@ -140,15 +142,16 @@ def _transaction_features(tx: pd.DataFrame, index: pd.Index, now: float, ts: pd.
 
 def _interaction_features(ix: pd.DataFrame, index: pd.Index, now: float, ts: pd.Timestamp,
                           windows: tuple[int, ...], types: Sequence[str]) -> dict[str, np.ndarray]:
-    return typed_event_counts(codes_of(index, ix["customer_id"]), len(index), days(ix["ts"]), ix["type"], types,
-                              windows, now, prefix="interactions", event="interaction")
+    return typed_event_counts(frame_codes(index, ix), len(index), frame_days(ix, "ts"),
+                              frame_type_codes(ix, "type", types), types, windows, now, prefix="interactions",
+                              event="interaction")
 
 
 def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[str, np.ndarray]:
     n = len(index)
-    codes = codes_of(index, inv["customer_id"])
-    due = days(inv["due_at"])
-    paid = days(inv["paid_at"])  # NaT in the view when paid at/after as_of: unpaid as of as_of
+    codes = frame_codes(index, inv)
+    due = frame_days(inv, "due_at")
+    paid = frame_days(inv, "paid_at")  # NaT in the view when paid at/after as_of: unpaid as of as_of
     is_paid = ~np.isnan(paid)
     late = np.where(is_paid, np.maximum(paid - due, 0.0), np.nan)
     overdue = ~is_paid & (due < now)
@@ -172,7 +175,7 @@ def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[st
 
 def _contact_features(ct: pd.DataFrame, index: pd.Index, roles: Sequence[str]) -> dict[str, np.ndarray]:
     n = len(index)
-    codes = codes_of(index, ct["customer_id"])
+    codes = frame_codes(index, ct)
     kind = type_bucket(ct["role"], roles)
     cols: dict[str, np.ndarray] = {"contacts_total": count_by(codes, n)}
     for r in [*dict.fromkeys(roles), "other"]:

@@ -16,13 +16,15 @@ import pandas as pd
 from crmml.data import CRMTables
 from crmml.exceptions import ParameterError
 from crmml.features._agg import (
-    codes_of,
     count_by,
+    customer_index,
     days,
+    frame_codes,
+    frame_days,
+    frame_type_codes,
     in_days,
     max_by,
     min_by,
-    type_codes,
 )
 from crmml.features._pit import as_of_view, check_active_within, to_timestamp
 from crmml.features._windows import check_windows
@@ -110,16 +112,15 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
     (b,) = check_windows((before_purchase,), "retention_features", "before_purchase")
     tables.require("customers", model="retention_features")
     view = as_of_view(tables, ts)
-    cust = view.customers.sort_values("customer_id", kind="stable")
-    index = pd.Index(cust["customer_id"], name="customer_id")
+    cust, index = customer_index(view.customers)
     n = len(index)
     now = ts.value / 86_400e9
     cols: dict[str, np.ndarray] = {}
     last: np.ndarray | None = None  # last purchase (days) per customer, NaN without one
     if view.transactions is not None:
         tx = view.transactions
-        codes = codes_of(index, tx["customer_id"])
-        t = days(tx["ts"])
+        codes = frame_codes(index, tx)
+        t = frame_days(tx, "ts")
         buy = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan) >= 0
         n_buy = count_by(codes, n, buy)
         first, last = min_by(codes, t, n, buy), max_by(codes, t, n, buy)
@@ -131,15 +132,15 @@ def retention_features(tables: CRMTables, as_of: object, *, window: int = 90,
             cols["purchases_per_year"] = _finite(365.0 * (n_buy - 1) / (now - first))
     if view.invoices is not None:
         inv = view.invoices
-        codes = codes_of(index, inv["customer_id"])
-        paid, due = days(inv["paid_at"]), days(inv["due_at"])
+        codes = frame_codes(index, inv)
+        paid, due = frame_days(inv, "paid_at"), frame_days(inv, "due_at")
         cols["invoices_paid_late"] = count_by(codes, n, ~np.isnan(paid) & (paid > due))
     if view.interactions is not None:
         ix = view.interactions
-        codes = codes_of(index, ix["customer_id"])
-        t = days(ix["ts"])
+        codes = frame_codes(index, ix)
+        t = frame_days(ix, "ts")
         types = (*ENGAGEMENT_TYPES, *SERVICE_TYPES)
-        code = type_codes(ix["type"], types)  # position in types; len(types) for any other type
+        code = frame_type_codes(ix, "type", types)  # position in types; len(types) for any other type
         cur, prev = in_days(t, now, w), in_days(t, now, w, w)
         eng = code < len(ENGAGEMENT_TYPES)
         login = code == types.index("login")
@@ -222,12 +223,12 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
     active = check_active_within(active_within_days, "churn_population")
     cut = np.datetime64(ts, "ns")
     cust = tables.customers
-    universe = None if cust is None else pd.Index(
-        cust["customer_id"].to_numpy(dtype=object)[cust["signup_at"].to_numpy(dtype="datetime64[ns]") < cut])
     if business == "contractual":
         if active is not None:
             raise ParameterError("The 'active_within_days' parameter of churn_population applies to "
                                  f"business='noncontractual' only. Got {active_within_days!r} with 'contractual'.")
+        universe = None if cust is None else pd.Index(
+            cust["customer_id"].to_numpy(dtype=object)[cust["signup_at"].to_numpy(dtype="datetime64[ns]") < cut])
         tables.require("subscriptions", model="churn_population")
         s = tables.subscriptions
         start = s["start_at"].to_numpy(dtype="datetime64[ns]")
@@ -249,36 +250,53 @@ def churn_population(tables: CRMTables, as_of: object, business: str = "noncontr
                              f"'contractual'. Got {business!r} instead.")
     tables.require("transactions", model="churn_population")
     tx = tables.transactions
-    before = tx["ts"].to_numpy(dtype="datetime64[ns]") < cut
+    if cust is None:
+        return _buyers_without_customers(tx, ts, active)
+    # positions in the sorted customers table (shared with the feature builders of the same build)
+    cust_sorted, index = customer_index(cust)
+    signed = cust_sorted["signup_at"].to_numpy(dtype="datetime64[ns]") < cut
+    codes = frame_codes(index, tx)  # -1: an id outside the customers table (never in the population)
+    t = tx["ts"].to_numpy(dtype="datetime64[ns]")
+    before = (t < cut) & (codes >= 0)
     amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
-    codes, uniques = pd.factorize(tx["customer_id"], use_na_sentinel=True)  # distinct ids only become objects
-    uniques = np.asarray(uniques, dtype=object)
-    codes = np.asarray(codes, dtype=np.int64)
-    bought = before & (amount >= 0) & (codes >= 0)
-    lapsed = np.zeros(len(uniques), dtype=bool)
+    bought = before & (amount >= 0)
+    n = len(index)
+    lapsed = np.zeros(n, dtype=bool)
     if active is not None:
-        recent = tx["ts"].to_numpy(dtype="datetime64[ns]") >= np.datetime64(ts - pd.Timedelta(days=active), "ns")
+        recent = t >= np.datetime64(ts - pd.Timedelta(days=active), "ns")
         lapsed[codes[bought]] = True
         lapsed[codes[bought & recent]] = False
         bought &= recent
+    buyer = np.zeros(n, dtype=bool)
+    buyer[codes[bought]] = True
+    buyer &= signed
+    pop = index[buyer]  # sorted: the index is
+    if report is not None:
+        missing = signed & ~buyer
+        if active is not None:
+            gone = missing & lapsed
+            report.add_entities("customers", f"no purchase in the {active:g} days before as_of (lapsed: "
+                                "active_within_days; not scored)", index[gone])
+            missing &= ~gone
+        seen = np.zeros(n, dtype=bool)
+        seen[codes[before]] = True
+        report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
+                            index[missing & seen])
+        report.add_entities("customers", "no purchase before as_of (not in the churn population; not scored)",
+                            index[missing & ~seen])
+    return pop
+
+
+def _buyers_without_customers(tx: pd.DataFrame, ts: pd.Timestamp, active: float | None) -> pd.Index:
+    """The non-contractual population when no ``customers`` table is supplied: buyers by transaction id."""
+    cut = np.datetime64(ts, "ns")
+    t = tx["ts"].to_numpy(dtype="datetime64[ns]")
+    amount = tx["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, uniques = pd.factorize(tx["customer_id"], use_na_sentinel=True)  # distinct ids only become objects
+    codes = np.asarray(codes, dtype=np.int64)
+    bought = (t < cut) & (amount >= 0) & (codes >= 0)
+    if active is not None:
+        bought &= t >= np.datetime64(ts - pd.Timedelta(days=active), "ns")
     buyer = np.zeros(len(uniques), dtype=bool)
     buyer[codes[bought]] = True
-    pop = pd.Index(uniques[buyer], name="customer_id")
-    if universe is not None:
-        pop = pop[pop.isin(universe)]
-    pop = pop.sort_values()
-    if report is not None and universe is not None:
-        missing = universe.difference(pop)
-        seen = np.zeros(len(uniques), dtype=bool)
-        seen[codes[before & (codes >= 0)]] = True
-        if active is not None:
-            gone = pd.Index(uniques[lapsed]).intersection(missing)
-            report.add_entities("customers", f"no purchase in the {active:g} days before as_of (lapsed: "
-                                "active_within_days; not scored)", gone)
-            missing = missing.difference(gone)
-        had = pd.Index(uniques[seen])
-        report.add_entities("customers", "only refunds or missing amounts before as_of (no purchase; not scored)",
-                            missing.intersection(had))
-        report.add_entities("customers", "no purchase before as_of (not in the churn population; not scored)",
-                            missing.difference(had))
-    return pop
+    return pd.Index(np.asarray(uniques, dtype=object)[buyer], name="customer_id").sort_values()

@@ -40,3 +40,42 @@ def test_typed_event_counts_match_a_naive_groupby(events):
         sel = df if k is None else df[df["k"] == k]
         want = [now - sel.loc[sel["c"] == i, "t"].max() if (sel["c"] == i).any() else np.nan for i in range(n)]
         np.testing.assert_array_equal(got["days_since_event" if k is None else f"days_since_{k}"], want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 4), st.sampled_from([-np.inf, -3.0, 0.0, 2.5, np.inf, np.nan])),
+                max_size=30))
+def test_max_and_min_by_match_pandas_and_keep_infinite_values(rows):
+    # an infinite value is a value, not "no value": only entities without any finite-or-infinite value get NaN
+    from crmml.features._agg import max_by, min_by
+
+    codes = np.array([r[0] for r in rows], dtype=np.int64)
+    v = np.array([r[1] for r in rows], dtype=np.float64)
+    df = pd.DataFrame({"c": codes, "v": v}).dropna()
+    df = df[df["c"] >= 0]
+    for fn, how in ((max_by, "max"), (min_by, "min")):
+        want = df.groupby("c")["v"].agg(how).reindex(range(5)).to_numpy()
+        np.testing.assert_array_equal(fn(codes, v, 5), want)
+
+
+def test_shared_work_computes_each_array_once_and_forgets_it_afterwards():
+    from crmml.features import shared_work
+    from crmml.features._agg import customer_index, frame_codes, frame_type_codes
+
+    cust = pd.DataFrame({"customer_id": pd.Series(["b", "a"], dtype="string")})
+    ix = pd.DataFrame({"customer_id": pd.Series(["a", "b", "x", None], dtype="string"),
+                       "type": pd.Series(["login", "fax", "complaint", None], dtype="string")})
+    with shared_work():
+        c1, index = customer_index(cust)
+        assert customer_index(cust)[1] is index  # the same object: builders share it
+        codes = frame_codes(index, ix)
+        assert codes.tolist() == [0, 1, -1, -1]
+        assert frame_codes(index, ix) is codes
+        assert frame_codes(pd.Index(["a", "b"]), ix) is not codes  # another index is another key
+        assert frame_type_codes(ix, "type", KNOWN).tolist() == [1, 3, 0, 3]
+        assert frame_type_codes(ix, "type", ("fax",)).tolist() == [1, 0, 1, 1]  # one factorisation, any known list
+        ix.loc[0, "customer_id"] = "b"  # inside a block a changed frame is not noticed (documented) ...
+        assert frame_codes(index, ix) is codes
+    # ... outside the block nothing is cached
+    assert frame_codes(index, ix).tolist() == [1, 1, -1, -1]
+    assert customer_index(cust)[1] is not index
