@@ -42,7 +42,7 @@ logger = logging.getLogger("crmml")
 
 SUPERVISED_JSON = "supervised.json"
 BOOSTER_TXT = "booster.txt"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _FORMAT = "crmml-supervised"
 CALIBRATION_FOLDS = 5
 """Folds of the cross-fitted held-out probabilities the stored metrics are computed on."""

@@ -154,8 +154,8 @@ def _load(doc_text, booster):
     (lambda d: d["booster"].update(num_trees=-1), r"supervised\.json: booster\.num_trees: expected an integer >= 1; "
                                                   r"got -1"),
     (lambda d: d["booster"].update(num_trees=3), r"booster\.txt: the booster holds \d+ trees; supervised\.json says 3"),
-    (lambda d: d.update(schema_version=2), r"supervised\.json: schema_version: expected 1 \(this crmml reads "
-                                           r"supervised models of schema version 1\); got 2\. Re-train"),
+    (lambda d: d.update(schema_version=1), r"supervised\.json: schema_version: expected 2 \(this crmml reads "
+                                           r"supervised models of schema version 2\); got 1\. Re-train"),
     (lambda d: d["config"].update(learning_rate=0), r"supervised\.json: config\.learning_rate: expected a float in "
                                                     r"the range \(0, 1\]; got 0"),
     (lambda d: d["calibration"].update(a=-0.5), r"supervised\.json: calibration\.a: expected a finite number >= 0"),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from crmml._payload import Payload
 from crmml.exceptions import IncompatibleArtifactError, ParameterError
 from crmml.supervised import ISOTONIC_MIN_CLASS, Calibrator, expected_calibration_error, fit_calibrator
-from crmml.supervised._calibration import choose_method, cross_fit, out_of_fold
+from crmml.supervised._calibration import TIE_BREAK, choose_method, cross_fit, out_of_fold
 
 
 def _scores(n, seed, base=-1.5):
@@ -49,7 +49,23 @@ def test_isotonic_apply_equals_scikit_learn():
     cal = fit_calibrator(raw, y, method="isotonic")
     iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(raw, y.astype(float))
     grid = np.linspace(raw.min() - 2, raw.max() + 2, 2001)
-    np.testing.assert_allclose(cal.apply(grid), iso.predict(grid), rtol=0, atol=1e-12)
+    exact = Calibrator.isotonic(cal.x, cal.y, tie_break=0.0)
+    np.testing.assert_allclose(exact.apply(grid), iso.predict(grid), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cal.apply(grid), iso.predict(grid), rtol=0, atol=TIE_BREAK)  # the tie-break moves p by <= 1e-6
+
+
+def test_isotonic_tie_break_keeps_the_ranking_inside_flat_steps():
+    # every score above the last breakpoint has isotonic p = 1.0; the tie-break orders them as the scores
+    cal = Calibrator.isotonic(np.array([-1.0, 0.0, 1.0]), np.array([0.1, 1.0, 1.0]))
+    s = np.array([0.2, 0.5, 1.0, 3.0, 8.0, 25.0])
+    p = cal.apply(s)
+    assert np.all(np.diff(p) > 0)
+    assert np.all(p <= 1.0) and np.all(p >= 1.0 - TIE_BREAK)
+    # hand-computed: (1 - eps) * 0.55 + eps * (1/2 + atan(-0.5)/pi) at s = -0.5
+    eps = TIE_BREAK
+    assert cal.apply(np.array([-0.5]))[0] == pytest.approx((1 - eps) * 0.55 + eps * (0.5 + math.atan(-0.5) / math.pi),
+                                                           rel=0, abs=1e-15)
+    assert cal.apply(np.array([-1e300]))[0] >= 0.0 and cal.apply(np.array([1e300]))[0] <= 1.0
 
 
 def test_sigmoid_equals_platt_scaling_of_scikit_learn():
@@ -106,7 +122,8 @@ def test_fit_refuses_bad_input():
 def test_in_sample_isotonic_is_perfect_by_construction_so_metrics_are_cross_fitted():
     raw, y = _scores(20_000, 4, base=0.0)
     cal, oof = cross_fit(raw, y, method="isotonic", folds=5, seed=0)
-    assert expected_calibration_error(y, cal.apply(raw)) == pytest.approx(0.0, abs=1e-12)
+    steps = Calibrator.isotonic(cal.x, cal.y, tie_break=0.0)  # scikit-learn's step function
+    assert expected_calibration_error(y, steps.apply(raw)) == pytest.approx(0.0, abs=1e-12)
     assert 0.0 < expected_calibration_error(y, oof) < 0.03
     np.testing.assert_array_equal(cal.apply(raw), fit_calibrator(raw, y, method="isotonic").apply(raw))
 
@@ -132,17 +149,20 @@ def test_round_trip(method):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"method": "isotonic", "x": [0, NaN, 2], "y": [0.1, 0.2, 0.3]}',
+    ('{"method": "isotonic", "x": [0, 1], "y": [0.1, 0.2]}', r"supervised\.json: missing key 'tie_break'"),
+    ('{"method": "isotonic", "x": [0, 1], "y": [0.1, 0.2], "tie_break": 0.5}',
+     r"supervised\.json: tie_break: expected a finite number in \[0, 0\.001\]; got 0\.5"),
+    ('{"method": "isotonic", "x": [0, NaN, 2], "y": [0.1, 0.2, 0.3], "tie_break": 0}',
      r"supervised\.json: x\[1\]: NaN is not a JSON number \(JSON has no NaN or infinity\)"),
-    ('{"method": "isotonic", "x": [0, 2, 1], "y": [0.1, 0.2, 0.3]}',
+    ('{"method": "isotonic", "x": [0, 2, 1], "y": [0.1, 0.2, 0.3], "tie_break": 0}',
      r"supervised\.json: x\[2\]: expected a number > the previous item \(2\.0\): the array must be increasing; "
      r"got 1"),
-    ('{"method": "isotonic", "x": [0, 1, 2], "y": [0.1, 0.3, 0.2]}',
+    ('{"method": "isotonic", "x": [0, 1, 2], "y": [0.1, 0.3, 0.2], "tie_break": 0}',
      r"supervised\.json: y\[2\]: expected a number >= the previous item"),
-    ('{"method": "isotonic", "x": [0, 1], "y": [0.1, 1.5]}',
+    ('{"method": "isotonic", "x": [0, 1], "y": [0.1, 1.5], "tie_break": 0}',
      r"supervised\.json: y\[1\]: expected a finite number >= 0 <= 1; got 1\.5"),
-    ('{"method": "isotonic", "x": [0, 1], "y": [0.1]}', r"supervised\.json: y: expected an array of 2 items"),
-    ('{"method": "isotonic", "x": [], "y": []}', r"supervised\.json: x: expected an array of at least 1 numbers"),
+    ('{"method": "isotonic", "x": [0, 1], "y": [0.1], "tie_break": 0}', r"supervised\.json: y: expected an array of 2 items"),
+    ('{"method": "isotonic", "x": [], "y": [], "tie_break": 0}', r"supervised\.json: x: expected an array of at least 1 numbers"),
     ('{"method": "sigmoid", "a": -1, "b": 0}', r"supervised\.json: a: expected a finite number >= 0; got -1"),
     ('{"method": "sigmoid", "a": 1, "b": "0"}', r"supervised\.json: b: expected a finite number; got '0'"),
     ('{"method": "sigmoid", "a": 1, "b": 0, "c": 1}', r"supervised\.json: unknown key 'c'"),
