@@ -670,16 +670,16 @@ def _read_training(p: Payload) -> dict[str, Any]:
 
 def _spread(part: pd.DataFrame, rows: np.ndarray, n: int, index: pd.Index) -> pd.DataFrame:
     """``part`` (reasons of ``rows``) placed into ``n`` rows; the others empty."""
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows), dtype=np.int64)
     data: dict[str, Any] = {}
     for c in part.columns:
         if c.endswith("_contribution"):
             full = np.full(n, np.nan)
             full[rows] = part[c].to_numpy(dtype=np.float64)
             data[c] = full
-        else:
-            obj = np.full(n, None, dtype=object)
-            obj[rows] = part[c].to_numpy(dtype=object, na_value=None)
-            data[c] = pd.array(obj, dtype="str")
+        else:  # text columns stay Arrow strings: a take with -1 as missing, no Python objects
+            data[c] = pd.array(part[c].array, dtype="str").take(pos, allow_fill=True)
     return pd.DataFrame(data, index=index, columns=part.columns)
 
 
