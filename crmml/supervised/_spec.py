@@ -85,7 +85,7 @@ class Encoded:
     Attributes
     ----------
     matrix : numpy.ndarray
-        ``(n_rows, n_features)`` float64, C-contiguous, the spec's column order.
+        ``(n_rows, n_features)`` float64, column-major (Fortran order), the spec's column order.
     unseen : dict
         Column → number of non-missing values whose category was not seen at
         fit (encoded NaN); only columns with at least one.
@@ -265,7 +265,7 @@ class FeatureSpec:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"FeatureSpec.transform expects a pandas DataFrame, got {type(frame).__name__}.")
         n = len(frame)
-        out = np.empty((n, len(self.columns)), dtype=np.float64)
+        out = np.empty((n, len(self.columns)), dtype=np.float64, order="F")  # column writes stay contiguous
         problems: list[Problem] = []
         unseen: dict[str, int] = {}
         filled: list[str] = []
@@ -301,7 +301,13 @@ class FeatureSpec:
         return Encoded(out, unseen, tuple(filled))
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """The float64 matrix of ``frame`` (see :meth:`encode` and the module docstring)."""
+        """The float64 matrix of ``frame`` (see :meth:`encode` and the module docstring).
+
+        Column-major (Fortran order): a feature frame is written one column
+        at a time and the consumers read columns (LightGBM takes either
+        layout without a copy; TreeSHAP patterns and reason values gather
+        per feature). ``np.ascontiguousarray`` gives the row-major copy.
+        """
         return self.encode(frame).matrix
 
     # ------------------------------------------------------------------ one row

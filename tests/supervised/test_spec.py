@@ -45,7 +45,7 @@ def test_transform_hand_computed(frame):
                          [40.0, np.nan, 0.0, 1.0, 0.0],
                          [np.nan, 4.0, np.nan, 0.0, 1.0]])
     np.testing.assert_array_equal(X, expected)
-    assert X.dtype == np.float64 and X.flags["C_CONTIGUOUS"]
+    assert X.dtype == np.float64 and X.flags["F_CONTIGUOUS"]
 
 
 def test_column_order_follows_spec_and_extra_columns_are_ignored(frame):
