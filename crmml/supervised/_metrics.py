@@ -302,7 +302,7 @@ def compare_to_baseline(y: np.ndarray, p_model: np.ndarray, baseline_score: np.n
     model = evaluate(yy, pm, n_bins=n_bins)
     def fit(score: np.ndarray, t: np.ndarray) -> Calibrator:
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, t.astype(np.float64))
-        return Calibrator.isotonic(iso.X_thresholds_, np.clip(iso.y_thresholds_, 0.0, 1.0))
+        return Calibrator.isotonic(iso.X_thresholds_, np.clip(iso.y_thresholds_, 0.0, 1.0), tie_break=0.0)  # steps
 
     p_base = fit(s, yy).apply(s) if not folds else out_of_fold(s, yy, fit, folds=folds, seed=seed)
     base = evaluate(yy, p_base, n_bins=n_bins)

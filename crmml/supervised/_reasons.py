@@ -23,9 +23,17 @@ contribution, float64); then for ``j = 1..n_decreasing`` the same with
 
 The value of each feature is rendered by a :class:`ReasonTemplates`
 registry; categorical features show their level, missing values the
-template's ``missing`` text. Selection is one stable ``argsort`` per row
-block; rendering groups rows by feature per slot and formats each distinct
-value once (no per-row pandas).
+template's ``missing`` text.
+
+Batch path (:func:`explain_contributions`): selection is ``k`` passes of
+``argmax`` over cache-sized row blocks; rendering groups the (slot, row)
+cells by feature across all slots and renders each feature once
+(:meth:`ReasonTemplates.render_codes`: each field's distinct values are
+formatted once, the texts of distinct combinations assembled with
+object-array concatenation); with Arrow-backed strings the text and feature
+columns are taken from one Arrow array of the distinct strings, without a
+Python object per row. :func:`explain_row` is the one-row path in plain
+Python and gives the same row.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ from crmml.supervised._spec import FeatureSpec
 from crmml.supervised._templates import ReasonTemplates
 
 __all__ = ["reason_columns", "top_factors", "explain_contributions", "explain_row"]
+
+_BLOCK_CELLS = 1 << 16
+"""Cells of a row block of :func:`top_factors` (512 KiB of float64: stays in cache)."""
 
 
 def _check_k(name: str, value: object) -> int:
@@ -100,18 +111,27 @@ def top_factors(contributions: np.ndarray, k: int, *, increasing: bool = True
     take = min(k, m)
     if take == 0 or n == 0:
         return idx, val
-    # k passes of argmax (first maximum = lowest position on ties) instead of a full sort of every row
-    work = np.where(np.isnan(c), -np.inf, c if increasing else -c)
-    rows = np.arange(n)
-    for s in range(take):
-        j = np.argmax(work, axis=1)
-        best = work[rows, j]
-        ok = best > 0
-        if not ok.any():
-            break
-        idx[:, s] = np.where(ok, j, -1)
-        val[:, s] = np.where(ok, c[rows, j], np.nan)
-        work[rows, j] = -np.inf
+    # k passes of argmax (first maximum = lowest position on ties) instead of a full sort of every row, over
+    # row blocks that stay in cache; NaN -> -inf (fmax), used maxima -> -inf
+    block = max(1, _BLOCK_CELLS // m)
+    work = np.empty((min(block, n), m))
+    offsets = np.arange(min(block, n)) * m
+    for a in range(0, n, block):
+        part = c[a:a + block]
+        rows = len(part)
+        w = work[:rows]
+        np.fmax(part if increasing else np.negative(part, out=w), -np.inf, out=w)
+        flat, at = w.reshape(-1), offsets[:rows]
+        for s in range(take):
+            j = w.argmax(axis=1)
+            cell = at + j
+            best = flat[cell]
+            ok = best > 0
+            if not ok.any():
+                break
+            idx[a:a + rows, s] = np.where(ok, j, -1)
+            val[a:a + rows, s] = np.where(ok, best if increasing else -best, np.nan)  # negation is exact
+            flat[cell] = -np.inf
     return idx, val
 
 
@@ -195,40 +215,77 @@ def explain_contributions(contributions: np.ndarray, X: np.ndarray, spec: Featur
     if index is None:
         index = frame.index if frame is not None else pd.RangeIndex(n)
     source = _sources(X, spec, frame)
-    names = np.array(spec.names, dtype=object)
+    slots: list[tuple[str, np.ndarray, np.ndarray]] = []  # column name, feature positions, contributions
+    for prefix, n_slots, inc in (("reason_", n_increasing, True), ("reason_neg_", n_decreasing, False)):
+        idx, val = top_factors(c, _check_k("n_increasing" if inc else "n_decreasing", n_slots), increasing=inc)
+        slots += [(f"{prefix}{s + 1}", idx[:, s], val[:, s]) for s in range(idx.shape[1])]
+    # every (slot, row) cell, grouped by feature: each feature is rendered once for all its slots
+    cells = np.empty(len(slots) * n, dtype=np.int8 if k < 2 ** 7 else np.int16 if k < 2 ** 15 else np.int64)
+    for s, (_, feats, _) in enumerate(slots):
+        cells[s * n:(s + 1) * n] = feats
+    order = np.argsort(cells, kind="stable")  # a radix sort for 8 and 16 bits
+    bounds = np.cumsum(np.bincount(cells + 1, minlength=k + 1))  # feature f: order[bounds[f]:bounds[f + 1]]
+    codes = np.full(len(cells), -1, dtype=np.int32 if len(cells) < 2 ** 31 else np.int64)  # position in texts
+    texts: list[np.ndarray] = []
+    offset = 0
+    for f in range(k):
+        a, b = int(bounds[f]), int(bounds[f + 1])
+        if a == b:
+            continue
+        at = order[a:b]
+        rows = at % n
+        name = spec.names[f]
+        cols = {"value": X[rows, f]}
+        dec = {}
+        d = _decoder(spec, name)
+        if d is not None:
+            dec["value"] = d
+        for other in templates.referenced(name):
+            hit = source(other, rows)
+            if hit is not None:
+                cols[other] = hit[0]
+                if hit[1] is not None:
+                    dec[other] = hit[1]
+        distinct, where = templates.render_codes(name, cols, dec)
+        codes[at] = where + offset
+        texts.append(distinct)
+        offset += len(distinct)
+    text_column = _StrColumn(np.concatenate(texts) if texts else np.empty(0, dtype=object))
+    feature_column = _StrColumn(np.array(spec.names, dtype=object))
     data: dict[str, Any] = {}
-    for prefix, slots, inc in (("reason_", n_increasing, True), ("reason_neg_", n_decreasing, False)):
-        idx, val = top_factors(c, _check_k("n_increasing" if inc else "n_decreasing", slots), increasing=inc)
-        for s in range(idx.shape[1]):
-            feats = idx[:, s]
-            text = np.full(n, None, dtype=object)
-            order = np.argsort(feats, kind="stable")
-            sorted_feats = feats[order]
-            starts = np.flatnonzero(np.r_[True, sorted_feats[1:] != sorted_feats[:-1]]) if n else np.empty(0, int)
-            ends = np.r_[starts[1:], n] if n else np.empty(0, int)
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-                f = int(sorted_feats[a])
-                if f < 0:
-                    continue
-                rows = order[a:b]
-                name = spec.names[f]
-                cols = {"value": X[rows, f]}
-                dec = {}
-                d = _decoder(spec, name)
-                if d is not None:
-                    dec["value"] = d
-                for other in templates.referenced(name):
-                    hit = source(other, rows)
-                    if hit is not None:
-                        cols[other] = hit[0]
-                        if hit[1] is not None:
-                            dec[other] = hit[1]
-                text[rows] = templates.render(name, cols, dec)
-            feature = np.where(feats >= 0, names[np.maximum(feats, 0)], None)
-            data[f"{prefix}{s + 1}"] = pd.array(text, dtype="str")
-            data[f"{prefix}{s + 1}_feature"] = pd.array(feature, dtype="str")
-            data[f"{prefix}{s + 1}_contribution"] = val[:, s]
+    for s, (col, feats, val) in enumerate(slots):
+        data[col] = text_column.take(codes[s * n:(s + 1) * n])
+        data[f"{col}_feature"] = feature_column.take(feats)
+        data[f"{col}_contribution"] = val
     return pd.DataFrame(data, index=index, columns=reason_columns(n_increasing, n_decreasing))
+
+
+class _StrColumn:
+    """Columns of pandas' ``str`` dtype whose values are taken by position from a set of strings.
+
+    Equal to ``pd.array(values, dtype="str")`` of the object array
+    ``strings[positions]`` (``None`` at position ``-1``); with Arrow-backed
+    strings (pandas 3) the values are taken in Arrow, without a Python
+    object per row.
+    """
+
+    def __init__(self, strings: np.ndarray) -> None:
+        self.strings = np.append(strings, None)  # position -1 -> None
+        dtype = pd.array(np.empty(0, dtype=object), dtype="str").dtype
+        self.dtype = dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+        if self.dtype is not None:
+            import pyarrow as pa
+
+            self.arrow = pa.array(self.strings, type=pa.large_string())
+
+    def take(self, positions: np.ndarray) -> Any:
+        """The column of ``strings[positions]`` (``-1``: missing)."""
+        if self.dtype is None:
+            return pd.array(self.strings[positions], dtype="str")
+        import pyarrow as pa
+
+        return self.dtype.__from_arrow__(self.arrow.take(pa.array(np.where(positions < 0, len(self.strings) - 1,
+                                                                          positions))))
 
 
 def _row_value(name: str, x: np.ndarray, spec: FeatureSpec, extra: Mapping[str, Any] | None) -> tuple[bool, Any]:

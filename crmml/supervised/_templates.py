@@ -30,8 +30,11 @@ template ``"{label} = {value}"`` is used instead; ``context`` (appended
 verbatim, e.g. ``" — usually every {purchase_interval_days:.0f} days"``) is
 left out when any of its fields is missing.
 
-Rendering is vectorised: rows are grouped by the distinct combinations of the
-fields' values, each combination is formatted once.
+Rendering many rows (:meth:`ReasonTemplates.render`) is vectorised and equal to
+:meth:`ReasonTemplates.render_one` of each row: each field's distinct values are
+decoded and formatted once, the texts of the distinct combinations of values
+are assembled with NumPy object-array concatenation (a C loop of ``str``
+concatenations), and rows take the text of their combination.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from crmml._payload import Payload
 from crmml.exceptions import ParameterError
@@ -167,6 +171,22 @@ class _Resolved:
 
 
 _INTEGER_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?[,_]?\.0f")
+_FIXED_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?\d*[,_]?\.(\d|1[0-5])([fF%])")
+
+
+def _shown_specs(r: _Resolved, field: str) -> list[str]:
+    """The format specs of every place ``field`` can be shown.
+
+    The default text counts only when the text can fall back to it (it
+    refers to a field other than ``value``); the missing text only for
+    other fields (it shows ``value`` as ``"unknown"``).
+    """
+    parts = [*r.text, *(r.context or [])]
+    if any(f not in (None, "value") and f not in _RESERVED and f not in r.groups for _, f, _ in r.text):
+        parts += r.default
+    if field != "value":
+        parts += r.missing
+    return [spec for _, f, spec in parts if f == field]
 
 
 def _rounds_to_integer(r: _Resolved, field: str) -> bool:
@@ -174,14 +194,62 @@ def _rounds_to_integer(r: _Resolved, field: str) -> bool:
 
     Then values that round to the same integer (half to even, as Python's
     ``round`` and ``format`` do) give the same text, and :meth:`ReasonTemplates.render`
-    formats each integer once. The default text counts only when the text
-    can fall back to it (it refers to a field other than ``value``).
+    formats each integer once.
     """
-    parts = [*r.text, *(r.context or [])]
-    if any(f not in (None, "value") and f not in _RESERVED and f not in r.groups for _, f, _ in r.text):
-        parts += r.default
-    specs = [spec for _, f, spec in parts if f == field]
+    specs = _shown_specs(r, field)
     return bool(specs) and all(sp.startswith("count:") or _INTEGER_SPEC.fullmatch(sp) is not None for sp in specs)
+
+
+def _decimal_places(specs: Sequence[str]) -> tuple[bool, int] | None:
+    """``(percent, places)`` when every spec shows a number as a function of its sign and ``R(y)``.
+
+    ``R(y)`` is ``y`` rounded half to even to a whole number, with
+    ``y = x * 10**places`` for fixed-point specs (``.1f``, ``+,.2f``, ``>8.1f``,
+    and the empty spec, whose text is ``.2f`` without trailing zeros) and
+    ``y = (x * 100) * 10**places`` for percentages (``.0%``: Python
+    multiplies the float by 100 first). Then floats with the same sign and
+    ``R(y)`` give the same text (:meth:`ReasonTemplates.render` formats one of
+    them); ``None`` when the specs differ in kind or places.
+    """
+    kinds = set()
+    for sp in specs:
+        m = _FIXED_SPEC.fullmatch(sp)
+        kinds.add((False, 2) if not sp else None if m is None else (m.group(2) == "%", int(m.group(1))))
+    return kinds.pop() if len(kinds) == 1 and None not in kinds else None
+
+
+_EXACT = 2.0 ** 40
+"""Products ``y`` at least this large keep a code of their own (merging is exact below ``2**52``; a margin)."""
+_TIE = 2.0 ** -12
+"""Products ``y`` this close to a half keep a code of their own (exactly a half would do; a margin)."""
+
+
+def _merged_codes(key: np.ndarray, percent: bool, places: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of floats by ``(sign, R(y))`` (see :func:`_decimal_places`) and one float of each code.
+
+    ``y`` is computed in floating point (``x * 10**places``: one rounding).
+    Rounding is monotone and every half-integer below ``2**52`` is a float,
+    so a computed ``y`` that is not a half lies between the same halves as
+    the exact product and ``rint(y)`` is its ``R``. Floats whose ``y`` is
+    large, not finite or near a half (:data:`_EXACT`, :data:`_TIE`) keep a
+    code of their own bit pattern.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = key * 100.0 if percent else key  # Python's '%' multiplies the same way
+        if places:
+            y = y * 10.0 ** places  # an exact power of ten: one rounding
+        safe = (np.abs(y) < _EXACT) & (np.abs(y - np.floor(y) - 0.5) > _TIE)  # NaN: not safe
+    merged = np.rint(y[safe])  # keeps the sign: -0.0 for small negative numbers
+    codes = np.empty(len(key), dtype=np.intp)
+    inner, merged_keys = pd.factorize(merged.view(np.int64))
+    keys = np.empty(len(merged_keys), dtype=np.float64)
+    keys[inner] = key[safe]  # any float of a code has its text
+    codes[safe] = inner
+    if not safe.all():
+        rest, rest_keys = pd.factorize(key[~safe].view(np.int64))
+        codes[~safe] = rest + len(keys)
+        keys = np.concatenate([keys, np.asarray(rest_keys, dtype=np.int64).view(np.float64)])
+    return codes, keys
 
 
 def _smart(v: float) -> str:
@@ -235,6 +303,187 @@ def _fill(parts: Sequence[Part], values: Mapping[str, Any]) -> str | None:
             return None
         out.append(_format(v, spec))
     return "".join(out)
+
+
+# ---------------------------------------------------------------------- many rows at once
+def _format_floats(values: np.ndarray, spec: str) -> list[str]:
+    """``_format(v, spec)`` of each float of ``values`` (none NaN), C-level loops where possible."""
+    if not spec:
+        # _smart: whole numbers below 1e15 as integers (str of an int64), the rest one by one
+        whole = np.isfinite(values)
+        whole[whole] = (np.abs(values[whole]) < 1e15) & (values[whole] == np.floor(values[whole]))
+        out = np.empty(len(values), dtype=object)
+        out[whole] = np.array(list(map(str, values[whole].astype(np.int64).tolist())), dtype=object)
+        out[~whole] = np.array([_smart(v) for v in values[~whole].tolist()], dtype=object)
+        return out.tolist()
+    vals = values.tolist()
+    if not spec.startswith("count:"):
+        try:
+            return [format(v, spec) for v in vals]  # what _format does when the spec applies
+        except ValueError:
+            pass
+    return [_format(v, spec) for v in vals]
+
+
+class _Field:
+    """One field over many rows: a code per row, each distinct value decoded and formatted once.
+
+    Values are normalised as the rows' values are for :meth:`ReasonTemplates.render_one`
+    (``-0.0`` → ``0.0``) and told apart by bit pattern, so a rounded
+    ``-0.0`` keeps its sign. Without a decoder, values are rounded to whole
+    numbers when every place shows them rounded (:func:`_rounds_to_integer`),
+    or else share a code when every place shows them with the same decimal
+    places and they give the same text (:func:`_merged_codes`).
+    """
+
+    __slots__ = ("_decoded", "_texts", "codes", "keys", "missing")
+
+    def __init__(self, column: np.ndarray, n: int, decode: Callable[[Any], Any] | None, r: _Resolved,
+                 field: str) -> None:
+        key = np.broadcast_to(np.asarray(column, dtype=np.float64), (n,)) + 0.0  # a new array; -0.0 -> 0.0
+        nan = np.isnan(key)
+        if nan.any():
+            key[nan] = np.nan  # one NaN bit pattern
+        places = None
+        if decode is None and _rounds_to_integer(r, field):
+            np.round(key, out=key)  # same text, far fewer distinct values to format
+        elif decode is None:
+            places = _decimal_places(_shown_specs(r, field))
+        if places is None:
+            codes, uniques = pd.factorize(key.view(np.int64))
+            keys = np.asarray(uniques, dtype=np.int64).view(np.float64)
+        else:
+            codes, keys = _merged_codes(key, *places)  # same text, far fewer distinct values to format
+        self.keys: np.ndarray = keys
+        self.codes: np.ndarray = np.asarray(codes, dtype=np.intp)
+        self._decoded: list[Any] | None = None
+        if decode is None:
+            self.missing: np.ndarray = np.isnan(self.keys)
+        else:
+            self._decoded = [None if math.isnan(v) else decode(v) for v in self.keys.tolist()]
+            self.missing = np.array([_is_missing(d) for d in self._decoded], dtype=bool)
+        self._texts: dict[str, np.ndarray] = {}
+
+    def texts(self, spec: str) -> np.ndarray:
+        """``_format`` of each distinct value with ``spec`` (object; ``""`` where missing)."""
+        hit = self._texts.get(spec)
+        if hit is None:
+            known = ~self.missing
+            if self._decoded is None:
+                done = _format_floats(self.keys[known], spec)
+            else:
+                done = [_format(d, spec) for d, gone in zip(self._decoded, self.missing.tolist(), strict=True)
+                        if not gone]
+            hit = np.full(len(self.keys), "", dtype=object)
+            hit[known] = np.array(done, dtype=object).reshape(-1)
+            self._texts[spec] = hit
+        return hit
+
+
+def _combinations(fields: Sequence[_Field]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct combinations of the fields' codes: a combination per row, each field's code per combination."""
+    first = fields[0]
+    rows, members = first.codes, [np.arange(len(first.keys), dtype=np.intp)]
+    for f in fields[1:]:
+        m = len(f.keys)
+        rows, uniques = pd.factorize(rows * m + f.codes)  # < n * m: no overflow
+        uniques = np.asarray(uniques, dtype=np.intp)
+        members = [mem[uniques // m] for mem in members] + [uniques % m]
+        rows = np.asarray(rows, dtype=np.intp)
+    return rows, members
+
+
+def _concat(pieces: Sequence[str | np.ndarray]) -> str | np.ndarray:
+    """Pieces joined row-wise: adjacent literals first, then object-array ``+`` (``str`` concatenation)."""
+    merged: list[str | np.ndarray] = []
+    for p in pieces:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        elif not (isinstance(p, str) and not p):
+            merged.append(p)
+    if not merged:
+        return ""
+    out = merged[0]
+    for p in merged[1:]:
+        out = out + p
+    return out
+
+
+def _where(mask: np.ndarray, a: str | np.ndarray, b: str | np.ndarray) -> np.ndarray:
+    """``a`` where ``mask`` else ``b``, as an object array (either may be one ``str`` for all rows)."""
+    out = np.empty(len(mask), dtype=object)
+    out[:] = b
+    out[mask] = a if isinstance(a, str) else a[mask]
+    return out
+
+
+def _nonempty(text: str | np.ndarray, n: int) -> np.ndarray:
+    """Which of ``n`` texts are not empty (``text`` may be one ``str`` for all)."""
+    return np.full(n, text != "") if isinstance(text, str) else np.asarray(text != "", dtype=bool)
+
+
+class _Combos:
+    """The distinct combinations of a feature's fields, and :meth:`ReasonTemplates.render_one` of each."""
+
+    __slots__ = ("fields", "groups", "label", "members")
+
+    def __init__(self, fields: Mapping[str, _Field], members: Mapping[str, np.ndarray], groups: Mapping[str, str],
+                 label: str) -> None:
+        self.fields, self.members, self.groups, self.label = fields, members, groups, label
+
+    def fill(self, parts: Sequence[Part], sel: np.ndarray, value: str | None = None
+             ) -> tuple[str | np.ndarray, np.ndarray]:
+        """``_fill`` of the combinations ``sel``: the texts and whether each is complete.
+
+        Fields are looked up as :meth:`ReasonTemplates.render_one` does:
+        ``label``, then ``value`` (``value`` when given), pattern groups, the
+        columns; a field that is none of these is missing. Where a field is
+        missing the text is meaningless (``""`` stands in for it).
+        """
+        ok = np.ones(len(sel), dtype=bool)
+        pieces: list[str | np.ndarray] = []
+        for literal, field, spec in parts:
+            pieces.append(literal)
+            if field is None:
+                continue
+            if field == "label":
+                pieces.append(_format(self.label, spec))
+            elif field == "value" and value is not None:
+                pieces.append(_format(value, spec))
+            elif field in self.groups:
+                pieces.append(_format(self.groups[field], spec))
+            elif field in self.fields:
+                at = self.members[field][sel]
+                ok &= ~self.fields[field].missing[at]
+                pieces.append(self.fields[field].texts(spec)[at])
+            else:
+                ok[:] = False
+        return _concat(pieces), ok
+
+    def render(self, r: _Resolved) -> np.ndarray:
+        """The text of every combination (object array)."""
+        gone = self.fields["value"].missing[self.members["value"]]
+        out = np.empty(len(gone), dtype=object)
+        absent = np.flatnonzero(gone)
+        if absent.size:
+            # _fill(missing, value="unknown") or "<label> unknown"
+            text, ok = self.fill(r.missing, absent, value="unknown")
+            out[absent] = _where(ok & _nonempty(text, len(absent)), text, self.label + " unknown")
+        present = np.flatnonzero(~gone)
+        if present.size:
+            text, ok = self.fill(r.text, present)
+            full = _where(ok, text, "")
+            bad = np.flatnonzero(~ok)
+            if bad.size:
+                # _fill(default) or ""
+                default, dok = self.fill(r.default, present[bad])
+                full[bad] = _where(dok & _nonempty(default, len(bad)), default, "")
+            if r.context is not None:
+                ctx, cok = self.fill(r.context, present)
+                if cok.any():
+                    full[cok] = full[cok] + (ctx if isinstance(ctx, str) else ctx[cok])
+            out[present] = full
+        return out
 
 
 class ReasonTemplates:
@@ -327,7 +576,11 @@ class ReasonTemplates:
 
     def render(self, feature: str, columns: Mapping[str, np.ndarray],
                decode: Mapping[str, Callable[[Any], Any]] | None = None) -> np.ndarray:
-        """Texts for many rows of one feature, each distinct combination formatted once.
+        """Texts for many rows of one feature, equal to :meth:`render_one` of each row.
+
+        Each field's distinct values are decoded and formatted once, and the
+        texts of the distinct combinations are assembled with object-array
+        concatenation (see :meth:`render_codes`).
 
         Parameters
         ----------
@@ -344,35 +597,39 @@ class ReasonTemplates:
         -------
         numpy.ndarray of object (str)
         """
+        texts, codes = self.render_codes(feature, columns, decode)
+        return texts[codes]
+
+    def render_codes(self, feature: str, columns: Mapping[str, np.ndarray],
+                     decode: Mapping[str, Callable[[Any], Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`render` as distinct texts and, per row, the position of its text.
+
+        ``texts[codes]`` is the result of :meth:`render`; ``texts`` holds one
+        text per distinct combination of the fields' values (texts may repeat).
+
+        Parameters
+        ----------
+        feature : str
+        columns, decode : mapping
+            As for :meth:`render`.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            Texts (object, str) and codes (intp, one per row).
+        """
         value = np.asarray(columns["value"], dtype=np.float64)
-        n = len(value)
-        if n == 0:
-            return np.empty(0, dtype=object)
-        names = ["value", *sorted(k for k in self.referenced(feature) if k in columns)]
-        keys = np.empty((n, len(names)), dtype=np.float64)
-        for j, k in enumerate(names):
-            keys[:, j] = columns[k]
-        keys += 0.0  # -0.0 -> 0.0
-        keys[np.isnan(keys)] = np.nan  # one NaN bit pattern
-        resolved = self.resolve(feature)
-        for j, k in enumerate(names):
-            if (decode is None or k not in decode) and _rounds_to_integer(resolved, k):
-                keys[:, j] = np.round(keys[:, j])  # same text, far fewer distinct rows to format
-        bits = keys.view(np.int64)
-        if len(names) == 1:
-            u, inverse = np.unique(bits[:, 0], return_inverse=True)
-            uniq = u.view(np.float64).reshape(-1, 1)
-        else:
-            u, inverse = np.unique(bits, axis=0, return_inverse=True)
-            uniq = u.view(np.float64)
+        if value.ndim != 1:
+            raise ParameterError(f"render expects 1-D columns; got the shape {value.shape} for 'value'.")
+        if len(value) == 0:
+            return np.empty(0, dtype=object), np.empty(0, dtype=np.intp)
+        r = self.resolve(feature)
+        names = ["value", *sorted(k for k in r.others if k in columns)]
         dec = decode or {}
-        texts = np.empty(len(uniq), dtype=object)
-        for i, row in enumerate(uniq):
-            vals: dict[str, Any] = {}
-            for k, v in zip(names, row.tolist(), strict=True):
-                vals[k] = None if math.isnan(v) else (dec[k](v) if k in dec else v)
-            texts[i] = self.render_one(feature, vals)
-        return texts[inverse.reshape(-1)]
+        fields = {k: _Field(value if k == "value" else columns[k], len(value), dec.get(k), r, k) for k in names}
+        codes, members = _combinations([fields[k] for k in names])
+        combos = _Combos(fields, dict(zip(names, members, strict=True)), r.groups, self.label(feature))
+        return combos.render(r), codes
 
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from crmml._payload import Payload
 from crmml.exceptions import IncompatibleArtifactError, ParameterError
 from crmml.supervised import ReasonTemplate, ReasonTemplates, crm_templates
+from crmml.supervised import _templates as tpl
 
 NAN = float("nan")
 
@@ -110,13 +111,35 @@ def test_rounding_before_formatting_never_changes_a_text(values, other, spec):
         assert batch.tolist() == one
 
 
+def _formatted(monkeypatch):
+    """Record the values the vectorised path formats (one call per field and spec)."""
+    calls = []
+    real = tpl._format_floats
+    monkeypatch.setattr(tpl, "_format_floats", lambda values, spec: calls.extend(values.tolist()) or real(values, spec))
+    return calls
+
+
 def test_integer_formats_are_formatted_once_per_integer(monkeypatch):
     reg = ReasonTemplates([ReasonTemplate("x", "{value:count:day:days}")])
-    calls = []
-    real = reg.render_one
-    monkeypatch.setattr(reg, "render_one", lambda *a: calls.append(a) or real(*a))
+    calls = _formatted(monkeypatch)
     out = reg.render("x", {"value": np.array([1.2, 0.8, 1.4, 2.6, 3.0])})
-    assert out.tolist() == ["1 day", "1 day", "1 day", "3 days", "3 days"] and len(calls) == 2
+    assert out.tolist() == ["1 day", "1 day", "1 day", "3 days", "3 days"] and sorted(calls) == [1.0, 3.0]
+
+
+def test_values_with_the_same_decimals_are_formatted_once(monkeypatch):
+    reg = ReasonTemplates([ReasonTemplate("x", "{value:.1f} vs {value:+.1f}"), ReasonTemplate("s", "{value:.0%}"),
+                           ReasonTemplate("m", "{value:.1f} vs {value:.2f}")])
+    calls = _formatted(monkeypatch)
+    out = reg.render("x", {"value": np.array([0.12, 0.1234, 0.0999, -0.01, -0.04, 0.05, 0.0])})
+    assert out.tolist() == ["0.1 vs +0.1"] * 3 + ["-0.0 vs -0.0"] * 2 + ["0.1 vs +0.1", "0.0 vs +0.0"]
+    assert len(calls) == 2 * 4  # 0.1, -0.0, 0.05 (too close to a half to share) and 0.0, for each spec
+    calls.clear()
+    assert reg.render("s", {"value": np.array([0.251, 0.2549, 0.9999, 0.125, 0.125])}).tolist() == [
+        "25%", "25%", "100%", "12%", "12%"]
+    assert len(calls) == 3  # 0.125 * 100 is a tie: formatted on its own (once)
+    calls.clear()
+    assert reg.render("m", {"value": np.array([0.12, 0.1234])}).tolist() == ["0.1 vs 0.12"] * 2
+    assert len(calls) == 4  # different places: no sharing
 
 
 def test_render_decodes_categories():
@@ -139,3 +162,107 @@ def test_round_trip_and_tampering():
     d["labels"]["nps"] = 3
     with pytest.raises(IncompatibleArtifactError, match=r"supervised\.json: labels\.nps: expected a string"):
         ReasonTemplates.from_dict(Payload.parse(json.dumps(d), source="supervised.json"))
+
+
+# ---------------------------------------------------------------------- vectorised rendering == one row at a time
+SPECS = ["", ".0f", ".1f", "+.1f", ",.2f", ".0%", ".1%", "+,.1%", "count:day:days", "count:x", ">8,.0f", "z.1f",
+         "#.0f", "08.3F", "_>9.2f", ".2e", ".3", "g", "d", ">>x", "s"]
+TIES = [0.5, 1.5, 2.5, -0.5, 0.05, 0.15, 0.25, 0.35, -0.05, 1.005, 2.675, 0.125, 0.375, 0.005, 0.0005, 0.255, 0.495,
+        0.4999999999999999, 1e10 + 0.05, 1e-300, -1e-300, 5e-324, 2.0 ** 53, 2.0 ** 40 / 10, 1e15, 1e16, 123456.785]
+
+
+def _near(x: float, ulps: int) -> float:
+    for _ in range(abs(ulps)):
+        x = float(np.nextafter(x, np.inf if ulps > 0 else -np.inf))
+    return x
+
+
+FLOATS = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 3.0, NAN, np.inf, -np.inf]),
+    st.builds(_near, st.sampled_from(TIES), st.integers(-2, 2)),
+    st.builds(lambda k, p: (k + 0.5) / 10.0 ** p, st.integers(-3000, 3000), st.integers(0, 4)),
+    st.integers(-10 ** 6, 10 ** 6).map(float),
+    st.builds(lambda k, p: k / 10.0 ** p, st.integers(-30000, 30000), st.integers(1, 5)),  # shared leading decimals
+    st.builds(_near, st.sampled_from([1e15, 2.0 ** 40, 2.0 ** 40 / 10, 2.0 ** 40 / 100, 2.0 ** 40 / 1000]),
+              st.integers(-40, 40)),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e4, 1e4),
+)
+_PART = st.tuples(st.sampled_from(["", "a ", " — ", "{{", "}} "]),
+                  st.sampled_from(["value", "value", "label", "y", "w", "n", "absent"]), st.sampled_from(SPECS))
+
+
+def _template_text(parts):
+    return "".join(f"{lit}{{{field}{':' + spec if spec else ''}}}" for lit, field, spec in parts)
+
+
+def _one_row(reg, name, cols, decode, i):
+    values = {}
+    for k, c in cols.items():
+        v = float(c[i]) + 0.0
+        values[k] = None if np.isnan(v) else (decode[k](v) if k in decode else v)
+    return reg.render_one(name, values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_vectorised_rendering_equals_render_one(data):
+    text = data.draw(st.lists(_PART, min_size=0, max_size=3).map(_template_text))
+    context = data.draw(st.one_of(st.none(), st.lists(_PART, min_size=1, max_size=2).map(_template_text)))
+    missing = data.draw(st.one_of(st.none(), st.just(""), st.lists(_PART, min_size=1, max_size=2).map(_template_text)))
+    reg = ReasonTemplates([ReasonTemplate(r"x_(?P<n>\d+)", text, context=context, missing=missing, regex=True)],
+                          labels=data.draw(st.sampled_from([{}, {"x_30": "Thirty"}])))
+    n = data.draw(st.integers(1, 60))
+    pool = data.draw(st.lists(FLOATS, min_size=1, max_size=12))
+    column = st.lists(st.sampled_from(pool), min_size=n, max_size=n).map(lambda v: np.array(v, dtype=np.float64))
+    cols = {"value": data.draw(column)}
+    decode = {}
+    if data.draw(st.booleans()):
+        cols["y"] = data.draw(column)
+    if data.draw(st.booleans()):  # a categorical (code 2 is not a level) or a bool
+        cols["w"] = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, -0.0, NAN]), min_size=n, max_size=n)))
+        decode["w"] = data.draw(st.sampled_from([lambda v: ("store", "web")[int(v)] if 0 <= v < 2 else None,
+                                                 lambda v: bool(v)]))
+    if data.draw(st.booleans()):  # the feature's own value decoded
+        cols["value"] = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, NAN]), min_size=n, max_size=n)))
+        decode["value"] = lambda v: ("a", "b")[int(v)] if v < 2 else None
+    batch = reg.render("x_30", cols, decode)
+    assert batch.dtype == object and len(batch) == n
+    assert batch.tolist() == [_one_row(reg, "x_30", cols, decode, i) for i in range(n)]
+    texts, codes = reg.render_codes("x_30", cols, decode)
+    assert texts[codes].tolist() == batch.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(FLOATS, min_size=1, max_size=40), spec=st.sampled_from(SPECS))
+def test_formatting_many_floats_equals_one_at_a_time(values, spec):
+    v = np.array([x for x in values if not np.isnan(x)] or [0.0])
+    assert tpl._format_floats(v, spec) == [tpl._format(x, spec) for x in v.tolist()]
+
+
+def test_render_of_no_rows_and_of_constant_texts():
+    reg = ReasonTemplates([ReasonTemplate("x", "always", missing="")])
+    assert reg.render("x", {"value": np.array([])}).tolist() == []
+    texts, codes = reg.render_codes("x", {"value": np.array([])})
+    assert texts.dtype == object and codes.tolist() == []
+    assert reg.render("x", {"value": np.array([1.0, NAN, 2.0])}).tolist() == ["always", "x unknown", "always"]
+
+
+def test_a_missing_text_showing_another_field_gets_its_exact_value():
+    # the field is shown rounded in the text but with decimals in the missing text: no rounding before formatting
+    reg = ReasonTemplates([ReasonTemplate("x", "{value} and {y:.0f}", missing="none, y={y:.2f}")])
+    assert reg.render("x", {"value": np.array([NAN, 1.0]), "y": np.array([1.26, 1.26])}).tolist() == [
+        "none, y=1.26", "1 and 1"]
+
+
+_AROUND = [1e15, 2.0 ** 40 / 10, 2.0 ** 40 / 100, 2.0 ** 40 / 1000, 2.0 ** 40 / 1e5, 0.05, 2.0 ** 52 / 10]
+
+
+@pytest.mark.parametrize("spec", [".1f", ".2f", ".0%", ".1%", "", ",.3f", "+.0f", ">9.1%"])
+@pytest.mark.parametrize("values", [[_near(b, u) for b in _AROUND for u in range(-64, 65)],
+                                    (np.arange(-3000, 3000) / 1000).tolist(),
+                                    (np.arange(-3000, 3000) / 1e5 + 1e-7).tolist()], ids=["large", "milli", "small"])
+def test_values_sharing_a_text_are_merged_exactly(spec, values):
+    v = np.array(values + [-x for x in values])
+    reg = ReasonTemplates([ReasonTemplate("x", f"{{value:{spec}}}" if spec else "{value}")])
+    assert reg.render("x", {"value": v}).tolist() == [reg.render_one("x", {"value": x + 0.0}) for x in v.tolist()]
