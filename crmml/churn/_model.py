@@ -9,7 +9,6 @@ whose label window is over by ``as_of``, and a
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -17,15 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from crmml._artifact import ModelJsonArtifact
-from crmml._base import Estimator
-from crmml._payload import Payload
 from crmml._validation import Interval, Options
-from crmml.data import CRMTables, ExclusionReport, as_tables, read_exclusion_counts
-from crmml.exceptions import (
-    InsufficientDataError,
-    ParameterError,
-)
+from crmml.data import CRMTables, ExclusionReport
+from crmml.exceptions import ParameterError
 from crmml.features import (
     as_of_view,
     churn_population,
@@ -34,28 +27,21 @@ from crmml.features import (
     noncontractual_churn_labels,
     retention_features,
     shared_work,
-    to_timestamp,
 )
 from crmml.supervised import (
-    BOOSTER_TXT,
-    BinaryOutcomeModel,
     ReasonTemplate,
+    ReasonTemplates,
+    SupervisedScorer,
     TierPolicy,
-    build_training_set,
     crm_templates,
-    default_cutoffs,
-    reason_columns,
 )
-from crmml.supervised._read import timestamp as read_timestamp
-from crmml.supervised._read import timestamps as read_timestamps
+from crmml.supervised._scorer import finite_or_zero, nonnegative
 
 __all__ = ["ChurnModel", "churn_templates"]
 
 _TIERS = ("low", "medium", "high")
 _REASONS_FOR = {"all": None, "actionable": ("medium", "high")}
 _BASELINE = {"noncontractual": ("recency_days", "increasing"), "contractual": ("days_to_term_end", "decreasing")}
-_CATEGORY_SCHEMA = "string"
-_CONTEXT = ("revenue_365d", "mrr")
 
 
 def churn_templates() -> Any:
@@ -112,7 +98,7 @@ class _Action:
         return "an action name (letters, digits, '_' or '-')"
 
 
-class ChurnModel(ModelJsonArtifact, Estimator):
+class ChurnModel(SupervisedScorer):
     """Churn risk per customer: calibrated probability, tier, action, reasons and revenue at risk.
 
     Parameters
@@ -173,6 +159,9 @@ class ChurnModel(ModelJsonArtifact, Estimator):
     kind: ClassVar[str] = "churn"
     entity: ClassVar[str] = "customer_id"
     display_name: ClassVar[str] = "churn"
+    output_names: ClassVar[dict[str, str]] = {"probability": "churn_probability", "tier": "risk_tier",
+                                              "action": "action"}
+    context_columns: ClassVar[tuple[str, ...]] = ("revenue_365d", "mrr")
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "business": [Options(("noncontractual", "contractual"))],
@@ -241,17 +230,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         """Tables whose latest event sets the default ``as_of``."""
         return ("subscriptions",) if self.business == "contractual" else ("transactions",)
 
-    def training_metrics(self) -> dict[str, float]:
-        """Held-out-cutoff metrics of the model and of the baseline (for :func:`crmml.training.train`)."""
-        self._check_fitted("training_metrics")
-        out = {f"holdout_{k}": v for k, v in self.model_.evaluation_.metrics().items() if v is not None}
-        bc = self.model_.baseline_comparison_
-        if bc is not None:
-            out.update({f"baseline_{k}": v for k, v in bc.baseline.metrics().items() if v is not None})
-            out["beats_baseline"] = float(bc.beats_baseline)
-        return out
-
-    def _check_business_params(self) -> None:
+    def _check_params(self) -> None:
         if self.active_within_days is not None and self.business == "contractual":
             raise ParameterError("The 'active_within_days' parameter of ChurnModel applies to "
                                  "business='noncontractual' only (B2B populations are running contracts). Got "
@@ -307,35 +286,25 @@ class ChurnModel(ModelJsonArtifact, Estimator):
                             "(signup_at missing or later; not scored)", no_row)
         return frame.loc[frame.index.intersection(pop, sort=True)]
 
-    def _schema_columns(self) -> list[str]:
-        names = list(self.model_.spec_.names)
-        return names + [c for c in _CONTEXT if c not in names and c in self.context_]
+    def _reason_templates(self) -> ReasonTemplates:
+        return churn_templates()
 
-    def build_features(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any,
-                       *, report: ExclusionReport | None = None) -> pd.DataFrame:
-        """The population's feature frame as of ``as_of``, ``customer_id`` as the first column.
+    def _baseline(self) -> tuple[str, str]:
+        return _BASELINE[self.business]
 
-        Fitted: exactly the columns of :meth:`feature_schema` (the model's
-        features plus the context ``revenue_at_risk`` needs); unfitted: every
-        candidate feature. ``report`` receives the customers of the contract
-        tables outside the population, with the reason.
-        """
-        report = report if report is not None else ExclusionReport()
-        frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
-        if self._learned():
-            frame = frame[[c for c in self._schema_columns()]]
-        return frame.rename_axis("customer_id").reset_index()
+    def _reasons_for(self) -> tuple[str, ...] | None:
+        return _REASONS_FOR[self.reasons_for]
 
-    def predict_features(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Scores of a :meth:`build_features` frame (see :meth:`score`)."""
-        self._check_fitted("predict_features")
-        frame = features.set_index("customer_id") if "customer_id" in features.columns else features
-        return self._predict(frame.set_axis(frame.index.astype(str).rename("customer_id"), axis=0))
+    def _model_options(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "max_depth": self.max_depth,
+                "tree_tolerance": float(self.tree_tolerance), "allow_missing": (), "exclude": ()}
 
-    def _predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        m = self.model_
-        out = m.score_frame(frame, reasons_for=_REASONS_FOR[self.reasons_for])
-        out = out.rename(columns={"probability": "churn_probability", "tier": "risk_tier"})
+    def _fit_description(self, ts: pd.Timestamp) -> str:
+        return (f"ChurnModel(business={self.business!r}, horizon_days={self.horizon_days:g}, "
+                f"n_cutoffs={self.n_cutoffs}) as of {ts.date()}")
+
+    # ------------------------------------------------------------ outputs
+    def _add_outputs(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         p = out["churn_probability"].to_numpy(dtype=np.float64)
         out.insert(3, "revenue_at_risk", self._annual_revenue(frame) * p)
         return out
@@ -345,9 +314,18 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         col = "mrr" if self.business == "contractual" else "revenue_365d"
         if col not in frame.columns:
             return np.zeros(len(frame))
-        v = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        v = 12.0 * v if self.business == "contractual" else v
-        return np.nan_to_num(np.maximum(v, 0.0), nan=0.0)
+        v = nonnegative(frame[col])
+        return 12.0 * v if self.business == "contractual" else v
+
+    def _add_outputs_row(self, res: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        col = "mrr" if self.business == "contractual" else "revenue_365d"
+        v = max(finite_or_zero(row.get(col)), 0.0)
+        head = {k: res.pop(k) for k in ("churn_probability", "risk_tier", "action")}
+        head["revenue_at_risk"] = (12.0 * v if self.business == "contractual" else v) * head["churn_probability"]
+        return {**head, **res}
+
+    def _extra_outputs_schema(self) -> dict[str, str]:
+        return {"revenue_at_risk": "double"}
 
     def score(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
               report: ExclusionReport | None = None) -> pd.DataFrame:
@@ -360,27 +338,8 @@ class ChurnModel(ModelJsonArtifact, Estimator):
         ``reason_neg_1..3``). ``report`` receives every customer of the
         contract tables who is not scored, with the reason.
         """
-        self._check_fitted("score")
-        report = report if report is not None else ExclusionReport()
-        frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
-        frame = frame[self._schema_columns()]
-        frame.index = frame.index.astype(str).rename("customer_id")
-        return self._predict(frame)
+        return super().score(tables, as_of, report=report)
 
-    def score_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """One customer's outputs from a feature mapping (no pandas; one thread) — the in-process fast path."""
-        self._check_fitted("score_row")
-        out = self.model_.score_row(row, reasons_for=_REASONS_FOR[self.reasons_for])
-        p = out.pop("probability")
-        res: dict[str, Any] = {"churn_probability": p, "risk_tier": out.pop("tier"), "action": out.pop("action")}
-        col = "mrr" if self.business == "contractual" else "revenue_365d"
-        v = row.get(col)
-        v = 0.0 if v is None or not math.isfinite(float(v)) else max(float(v), 0.0)
-        res["revenue_at_risk"] = (12.0 * v if self.business == "contractual" else v) * p
-        res.update(out)
-        return res
-
-    # ------------------------------------------------------------------ fit
     def fit(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any) -> ChurnModel:
         """Stack features and labels over the cutoffs, fit the spine, evaluate against the baseline.
 
@@ -390,80 +349,13 @@ class ChurnModel(ModelJsonArtifact, Estimator):
             Below the spine's floor (positives/negatives per part; fewer than
             two usable cutoffs); the message gives the counts and what to change.
         """
-        self._validate_params()
-        self._check_business_params()
-        self._unfit()
-        policy = self._tier_policy()
-        t = as_tables(tables)
-        ts = to_timestamp(as_of)
-        self._require_tables(t, "fit")
-        h = float(self.horizon_days)
-        cutoffs = default_cutoffs(ts, h, n=int(self.n_cutoffs), spacing_days=self.cutoff_spacing_days)
-        tset = build_training_set(self._training_features, self._labels, t, cutoffs, h, ts)
-        baseline, direction = _BASELINE[self.business]
-        present = set(tset.feature_columns)
-        model = BinaryOutcomeModel(
-            learning_rate=self.learning_rate, num_leaves=self.num_leaves, max_depth=self.max_depth,
-            tree_tolerance=float(self.tree_tolerance), tiers=policy, templates=churn_templates(),
-            baseline=baseline if baseline in present else None, baseline_direction=direction,
-            num_threads=int(self.num_threads), seed=int(self.seed),
-            allow_missing=(), exclude=(),
-        )
-        try:
-            model.fit(tset)
-        except InsufficientDataError as exc:
-            raise InsufficientDataError(
-                f"ChurnModel(business={self.business!r}, horizon_days={self.horizon_days:g}, "
-                f"n_cutoffs={self.n_cutoffs}) as of {ts.date()}: "
-                + str(exc).replace("default_cutoffs(as_of, horizon_days, n=...)", "ChurnModel(n_cutoffs=...)")
-                + " The floor is documented in docs/churn.md (Minimum data).") from None
-        self.model_ = model
-        self.as_of_ = ts
-        self.cutoffs_ = [pd.Timestamp(c) for c in tset.cutoffs]
-        self.context_ = [c for c in _CONTEXT if c in present]
-        self.exclusions_ = [{"table": e["table"], "rule": e["rule"], "n_rows": int(e["n_rows"]),
-                             "unit": e.get("unit", "rows")} for e in _flat_exclusions(tset.exclusions_dict())]
-        self.reason_frequencies_ = _reason_frequencies(model, tset, int(self.seed))
+        super().fit(tables, as_of)
         return self
-
-    # ------------------------------------------------------------ describing
-    def feature_schema(self) -> dict[str, str]:
-        """``customer_id`` and every feature column with its MLflow type (fitted models only)."""
-        self._check_fitted("feature_schema")
-        kinds = {c.name: c.kind for c in self.model_.spec_.columns}
-        out = {"customer_id": "string"}
-        for c in self._schema_columns():
-            out[c] = _CATEGORY_SCHEMA if kinds.get(c) == "categorical" else \
-                "boolean" if kinds.get(c) == "bool" else "double"
-        return out
-
-    def output_schema(self) -> dict[str, str]:
-        cols = {"customer_id": "string", "churn_probability": "double", "risk_tier": "string", "action": "string",
-                "revenue_at_risk": "double"}
-        for c in reason_columns(3, 3):
-            cols[c] = "double" if c.endswith("_contribution") else "string"
-        return cols
-
-    def input_example(self) -> pd.DataFrame:
-        """A made-up one-row feature frame (no real customer) for MLflow's model signature."""
-        row: dict[str, Any] = {}
-        for c, kind in self.feature_schema().items():
-            if c == "customer_id":
-                row[c] = "example"
-            elif kind == "string":
-                col = next(x for x in self.model_.spec_.columns if x.name == c)
-                row[c] = col.levels[0] if col.levels else "example"
-            elif kind == "boolean":
-                row[c] = False
-            else:
-                row[c] = 30.0
-        return pd.DataFrame([row])
 
     def model_card(self) -> dict[str, Any]:
         self._check_fitted("model_card")
         m = self.model_
         s = m.summary()
-        ev = m.evaluation_
         bc = m.baseline_comparison_
         contractual = self.business == "contractual"
         definition = ("Contractual (B2B): population = accounts with a running subscription at as_of; churned = "
@@ -473,14 +365,7 @@ class ChurnModel(ModelJsonArtifact, Estimator):
                       + ("" if self.active_within_days is None else
                          f" and one in the {self.active_within_days:g} days before it")
                       + f"; churned = no purchase in [as_of, as_of + {self.horizon_days:g} days).")
-        params = {"horizon_days": float(self.horizon_days), "n_cutoffs": float(len(self.cutoffs_)),
-                  "num_trees": float(m.tree_.num_trees)}
-        for k in ("roc_auc", "pr_auc", "brier", "ece", "top_decile_lift"):
-            v = getattr(ev, k)
-            if v is not None:
-                params[f"holdout_{k}"] = float(v)
-        if bc is not None and bc.baseline.roc_auc is not None:
-            params["baseline_roc_auc"] = float(bc.baseline.roc_auc)
+        params = self._card_parameters()
         return {
             "title": f"crmml churn ({self.business})",
             "summary": definition + " LightGBM on point-in-time features stacked over "
@@ -511,77 +396,5 @@ class ChurnModel(ModelJsonArtifact, Estimator):
             ],
         }
 
-    # ------------------------------------------------------------ persistence
-    _state_keys: ClassVar[tuple[str, ...]] = ("as_of", "cutoffs", "context", "exclusions", "reason_frequencies",
-                                              "supervised", "booster")
-
-    def _state_to_dict(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of_.isoformat(),
-            "cutoffs": [c.isoformat() for c in self.cutoffs_],
-            "context": list(self.context_),
-            "exclusions": [dict(e) for e in self.exclusions_],
-            "reason_frequencies": dict(self.reason_frequencies_),
-            "supervised": self.model_.to_dict(),
-            "booster": {"file": BOOSTER_TXT, "text": self.model_.tree_.to_text()},
-        }
-
-    def _state_from_payload(self, p: Payload, version: int) -> None:
-        self.as_of_ = read_timestamp(p, "as_of")
-        cut = read_timestamps(p, "cutoffs")
-        if not 2 <= len(cut) <= 52:
-            raise p.error("cutoffs", "an array of 2 to 52 ISO timestamps", [str(c) for c in cut])
-        self.cutoffs_ = cut
-        ctx = p.array("context")
-        if not all(c in _CONTEXT for c in ctx):
-            raise p.error("context", f"an array of names among {list(_CONTEXT)}", ctx)
-        self.context_ = list(ctx)
-        self.exclusions_ = read_exclusion_counts(p)
-        rf = p.mapping("reason_frequencies")
-        assert rf is not None
-        b = p.mapping("booster")
-        assert b is not None
-        b.keys_exactly(("file", "text"))
-        b.str_in("file", (BOOSTER_TXT,))
-        text = b.require("text", ("string",))
-        sup = p.mapping("supervised")
-        assert sup is not None
-        self.model_ = BinaryOutcomeModel.from_dict(sup, text, booster_source="model.json: booster.text")
-        unknown = sorted(set(rf.keys()) - set(self.model_.spec_.names))
-        if unknown:
-            raise p.error("reason_frequencies", "feature names of the model", unknown)
-        self.reason_frequencies_ = {k: rf.finite_float(k, low=0.0, high=1.0) for k in rf.keys()}  # noqa: SIM118 (Payload.keys)
-
     def _artifact_metadata(self) -> dict[str, str]:
         return {"business": self.business, "as_of": self.as_of_.isoformat()}
-
-
-def _flat_exclusions(per_cutoff: Any) -> list[dict[str, Any]]:
-    """The training set's exclusions as one list (the cutoff is prefixed to the rule)."""
-    out: list[dict[str, Any]] = []
-    for e in per_cutoff:
-        day = str(e.get("cutoff", ""))[:10]
-        rule = str(e["rule"])
-        out.append({"table": e["table"], "rule": rule if not day or day in rule else f"cutoff {day}: {rule}",
-                    "n_rows": e["n_rows"], "unit": e.get("unit", "rows")})
-    return out
-
-
-REASON_SAMPLE = 5000
-"""Held-out rows (at most) whose reasons are counted at fit for the reason-frequency chart."""
-
-
-def _reason_frequencies(model: BinaryOutcomeModel, tset: Any, seed: int) -> dict[str, float]:
-    """Share of held-out rows (a seeded sample) with each feature among their top-3 increasing reasons."""
-    frame = tset.frame
-    held = frame.loc[frame["cutoff"] == max(tset.cutoffs)]
-    if len(held) > REASON_SAMPLE:
-        held = held.sample(REASON_SAMPLE, random_state=seed)
-    if not len(held):
-        return {}
-    expl = model.explain(model.transform(held), held)
-    counts: dict[str, int] = {}
-    for i in range(1, model.n_increasing + 1):
-        for f, k in expl[f"reason_{i}_feature"].dropna().value_counts().items():
-            counts[str(f)] = counts.get(str(f), 0) + int(k)
-    return {f: round(k / len(held), 6) for f, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}

@@ -31,6 +31,7 @@ from crmml.supervised._metrics import (
 )
 from crmml.supervised._model import BOOSTER_TXT, DEFAULT_TIERS, SUPERVISED_JSON, BinaryOutcomeModel
 from crmml.supervised._reasons import explain_contributions, explain_row, reason_columns, top_factors
+from crmml.supervised._scorer import SupervisedScorer
 from crmml.supervised._spec import KINDS, Column, Encoded, FeatureSpec
 from crmml.supervised._split import MIN_CLASS_HOLDOUT, MIN_CLASS_TRAIN, TimeSplit, split_by_cutoff
 from crmml.supervised._templates import ReasonTemplate, ReasonTemplates, crm_templates
@@ -58,6 +59,7 @@ __all__ = [
     "OracleComparison",
     "ReasonTemplate",
     "ReasonTemplates",
+    "SupervisedScorer",
     "Tier",
     "TierPolicy",
     "TimeSplit",
