@@ -121,7 +121,9 @@ def read_hyperparameters(config: Payload, owner: str, constraints: Mapping[str, 
 
     ``constraints`` is the class's ``_parameter_constraints``: exactly these
     keys must be present, each a JSON scalar satisfying its constraints
-    (integer intervals return ``int``).
+    (integer intervals return ``int``) — or, for a parameter with a
+    constraint whose ``json_array`` attribute is true (a list of column
+    names), a JSON array of scalars, returned as a tuple.
 
     Raises
     ------
@@ -132,7 +134,10 @@ def read_hyperparameters(config: Payload, owner: str, constraints: Mapping[str, 
     config.keys_exactly(constraints)
     out: dict[str, Any] = {}
     for name, allowed in constraints.items():
-        value = config.require(name, ("number", "string", "boolean", "null"))
+        arrays = any(getattr(c, "json_array", False) for c in allowed)
+        value = config.require(name, ("number", "string", "boolean", "null", *(("array",) if arrays else ())))
+        if isinstance(value, list):
+            value = tuple(value)
         try:
             check_param(owner, name, value, allowed)
         except ParameterError:

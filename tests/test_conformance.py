@@ -153,9 +153,33 @@ def _churn_cases() -> list[Case]:
     ]
 
 
+@functools.cache
+def _lead_tables() -> CRMTables:
+    from crmml.synthetic import make_b2b_world
+
+    return make_b2b_world(300, n_leads=9000, seed=5).tables  # ~45 held-out conversions: above the floor
+
+
+def _lead_population(tables: CRMTables, as_of: pd.Timestamp) -> set[str]:
+    """Leads created before as_of: the open ones are scored, the converted ones reported (docs/leadscore.md)."""
+    le = tables.leads
+    return set(le.loc[le["created_at"] < as_of, "lead_id"].astype(str))
+
+
+def _leadscore_cases() -> list[Case]:
+    from crmml.leadscore import LeadScoreModel
+
+    as_of = pd.Timestamp("2025-07-01")
+    return [
+        Case("leadscore", "leadscore", lambda: LeadScoreModel(num_threads=1), _lead_tables, as_of,
+             _lead_population, {"grade_a": 80}),
+    ]
+
+
 FACTORIES: dict[str, Callable[[], list[Case]]] = {
     "clv": _clv_cases,
     "churn": _churn_cases,
+    "leadscore": _leadscore_cases,
 }
 """Model kind → its cases. Every kind in ``crmml.scoring.KINDS`` needs an entry."""
 

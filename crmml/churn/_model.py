@@ -159,7 +159,7 @@ class ChurnModel(SupervisedScorer):
     kind: ClassVar[str] = "churn"
     entity: ClassVar[str] = "customer_id"
     display_name: ClassVar[str] = "churn"
-    output_names: ClassVar[dict[str, str]] = {"probability": "churn_probability", "tier": "risk_tier",
+    output_names: ClassVar[dict[str, str | None]] = {"probability": "churn_probability", "tier": "risk_tier",
                                               "action": "action"}
     context_columns: ClassVar[tuple[str, ...]] = ("revenue_365d", "mrr")
 

@@ -22,6 +22,7 @@ __all__ = ["KINDS", "scorer_class"]
 KINDS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.clv", "CLVModel"),
     "churn": ("crmml.churn", "ChurnModel"),
+    "leadscore": ("crmml.leadscore", "LeadScoreModel"),
 }
 
 

@@ -18,6 +18,7 @@ from crmml.supervised._booster import (
 )
 from crmml.supervised._calibration import ISOTONIC_MIN_CLASS, Calibrator, fit_calibrator
 from crmml.supervised._errors import BaselineWarning, InsufficientDataError
+from crmml.supervised._leakage import ColumnScreen, LeakageError, LeakageReport, screen_columns
 from crmml.supervised._metrics import (
     BaselineComparison,
     Evaluation,
@@ -31,6 +32,7 @@ from crmml.supervised._metrics import (
 )
 from crmml.supervised._model import BOOSTER_TXT, DEFAULT_TIERS, SUPERVISED_JSON, BinaryOutcomeModel
 from crmml.supervised._reasons import explain_contributions, explain_row, reason_columns, top_factors
+from crmml.supervised._score_scale import ScoreScale
 from crmml.supervised._scorer import SupervisedScorer
 from crmml.supervised._spec import KINDS, Column, Encoded, FeatureSpec
 from crmml.supervised._split import MIN_CLASS_HOLDOUT, MIN_CLASS_TRAIN, TimeSplit, split_by_cutoff
@@ -52,13 +54,17 @@ __all__ = [
     "BinaryOutcomeModel",
     "Calibrator",
     "Column",
+    "ColumnScreen",
     "Encoded",
     "Evaluation",
     "FeatureSpec",
     "InsufficientDataError",
+    "LeakageError",
+    "LeakageReport",
     "OracleComparison",
     "ReasonTemplate",
     "ReasonTemplates",
+    "ScoreScale",
     "SupervisedScorer",
     "Tier",
     "TierPolicy",
@@ -80,6 +86,7 @@ __all__ = [
     "fit_calibrator",
     "lightgbm_params",
     "reason_columns",
+    "screen_columns",
     "refit_booster",
     "split_by_cutoff",
     "top_decile_lift",

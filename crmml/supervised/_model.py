@@ -29,6 +29,7 @@ from crmml.supervised._errors import BaselineWarning
 from crmml.supervised._metrics import BaselineComparison, Evaluation, compare_to_baseline, evaluate
 from crmml.supervised._read import objects, str_array, timestamp, timestamps
 from crmml.supervised._reasons import explain_contributions, explain_row, reason_columns
+from crmml.supervised._score_scale import ScoreScale
 from crmml.supervised._spec import FeatureSpec
 from crmml.supervised._split import MIN_CLASS_HOLDOUT, MIN_CLASS_TRAIN, split_by_cutoff
 from crmml.supervised._templates import ReasonTemplates, crm_templates
@@ -51,7 +52,7 @@ DEFAULT_TIERS = {"high": 0.6, "medium": 0.3}
 
 _OBJECT_PARAMS = ("monotone", "categorical", "allow_missing", "exclude", "tiers", "templates")
 _PAYLOAD_KEYS = ("format", "schema_version", "config", "monotone", "categorical", "allow_missing", "exclude",
-                 "feature_spec", "booster", "calibration", "tiers", "templates", "training", "metrics",
+                 "feature_spec", "booster", "calibration", "tiers", "score_scale", "templates", "training", "metrics",
                  "feature_importance")
 
 
@@ -144,6 +145,9 @@ class BinaryOutcomeModel:
     calibrator_ : Calibrator
     tiers_ : TierPolicy
         Frozen.
+    score_scale_ : ScoreScale
+        The 1–99 percentile score of a probability, frozen on the held-out
+        cutoff's calibrated probabilities (for packages that show a score).
     templates_ : ReasonTemplates
         The registry the reasons are worded with.
     evaluation_ : Evaluation
@@ -350,7 +354,9 @@ class BinaryOutcomeModel:
         calibrator, p_oof = cross_fit(raw_ho, y_ho, method=self.calibration,
                                       isotonic_min_class=self.isotonic_min_class, folds=CALIBRATION_FOLDS,
                                       seed=self.seed)
-        tiers = self.tier_policy.freeze(calibrator.apply(raw_ho))
+        p_ho = calibrator.apply(raw_ho)
+        tiers = self.tier_policy.freeze(p_ho)
+        score_scale = ScoreScale.fit(p_ho)
         evaluation = evaluate(y_ho, p_oof)
         comparison = None
         if self.baseline is not None:
@@ -384,6 +390,7 @@ class BinaryOutcomeModel:
         self.tree_ = tree
         self.calibrator_ = calibrator
         self.tiers_ = tiers
+        self.score_scale_ = score_scale
         self.evaluation_ = evaluation
         self.baseline_comparison_ = comparison
         self.feature_importance_ = tree.feature_importance()
@@ -545,6 +552,7 @@ class BinaryOutcomeModel:
             "booster": {"file": BOOSTER_TXT, "num_trees": self.tree_.num_trees},
             "calibration": self.calibrator_.to_dict(),
             "tiers": self.tiers_.to_dict(),
+            "score_scale": self.score_scale_.to_dict(),
             "templates": self.templates_.to_dict(),
             "training": dict(self.training_),
             "metrics": {"holdout": self.evaluation_.to_dict(),
@@ -618,6 +626,7 @@ class BinaryOutcomeModel:
         model.tree_ = TreeModel.from_text(booster_text, spec, num_trees=n_trees, source=booster_source)
         model.calibrator_ = Calibrator.from_dict(p.mapping("calibration"))  # type: ignore[arg-type]
         model.tiers_ = tiers
+        model.score_scale_ = ScoreScale.from_dict(p.mapping("score_scale"))  # type: ignore[arg-type]
         model.training_ = _read_training(p.mapping("training"))  # type: ignore[arg-type]
         if model.training_["num_trees"] != n_trees:
             raise p.error("training", f"num_trees = {n_trees} (as in booster.num_trees)",

@@ -63,7 +63,8 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     kind, entity, display_name : str
         Registry key, the id column the outputs are keyed by, and the name in messages.
     output_names : dict
-        The spine's output columns renamed: ``{"probability": ..., "tier": ..., "action": ...}``.
+        The spine's output columns renamed: ``{"probability": ..., "tier": ..., "action": ...}``;
+        ``None`` drops the column (a package that derives its own grade).
     context_columns : tuple of str
         Non-feature columns of the feature frame the package's own outputs need
         (kept in :meth:`build_features` when the builders produce them).
@@ -87,7 +88,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     kind: ClassVar[str]
     entity: ClassVar[str]
     display_name: ClassVar[str]
-    output_names: ClassVar[dict[str, str]] = {"probability": "probability", "tier": "tier", "action": "action"}
+    output_names: ClassVar[dict[str, str | None]] = {"probability": "probability", "tier": "tier", "action": "action"}
     context_columns: ClassVar[tuple[str, ...]] = ()
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 3
@@ -243,7 +244,8 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
 
     def _predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         out = self.model_.score_frame(frame, reasons_for=self._reasons_for())
-        out = out.rename(columns=self.output_names)
+        out = out.drop(columns=[k for k, v in self.output_names.items() if v is None and k in out.columns])
+        out = out.rename(columns={k: v for k, v in self.output_names.items() if v is not None})
         return self._add_outputs(out, frame)
 
     def score(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
@@ -264,7 +266,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         """One entity's outputs from a feature mapping (no pandas; one thread) — the in-process fast path."""
         self._check_fitted("score_row")
         out = self.model_.score_row(row, reasons_for=self._reasons_for())
-        res = {self.output_names.get(k, k): v for k, v in out.items()}
+        res = {self.output_names.get(k, k): v for k, v in out.items() if self.output_names.get(k, k) is not None}
         return self._add_outputs_row(res, row)
 
     # ------------------------------------------------------------------ describing
@@ -281,9 +283,12 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     def output_schema(self) -> dict[str, str]:
         """The entity id and every output column with its MLflow type, in order."""
         policy = self.model_.tiers_ if self._learned() else self._tier_policy()
-        cols = {self.entity: "string", self.output_names["probability"]: "double", self.output_names["tier"]: "string"}
-        if policy.actions is not None:
-            cols[self.output_names["action"]] = "string"
+        names = self.output_names
+        cols = {self.entity: "string", str(names["probability"]): "double"}
+        if names["tier"] is not None:
+            cols[names["tier"]] = "string"
+        if policy.actions is not None and names["action"] is not None:
+            cols[names["action"]] = "string"
         cols.update(self._extra_outputs_schema())
         for c in reason_columns(self.n_increasing, self.n_decreasing):
             cols[c] = "double" if c.endswith("_contribution") else "string"

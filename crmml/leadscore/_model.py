@@ -1,0 +1,347 @@
+"""LeadScoreModel: a calibrated conversion probability, a 1–99 score, a grade, reasons and a follow-up per open lead.
+
+A model package on the supervised spine (:mod:`crmml.supervised`): features
+come from :func:`crmml.features.lead_features` (firmographics, engagement by
+event type and window, recency, velocity, age) plus the extra ``leads``
+columns the user declares static (screened for leakage first), labels from
+:func:`crmml.features.lead_conversion_labels`, and a
+:class:`~crmml.supervised.SupervisedScorer` does the rest. See ``docs/leadscore.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from crmml._validation import Interval
+from crmml.data import CRMTables, ExclusionReport
+from crmml.exceptions import ParameterError
+from crmml.features import as_of_view, lead_conversion_labels, lead_features
+from crmml.supervised import ReasonTemplate, ReasonTemplates, SupervisedScorer, TierPolicy, crm_templates
+
+__all__ = ["LeadScoreModel", "GRADES", "lead_templates"]
+
+GRADES = ("A", "B", "C", "D")
+_CONTRACT = ("lead_id", "created_at", "source", "industry", "employees", "country", "role", "converted_at")
+_MAX_STATIC = 50
+
+
+def lead_templates() -> ReasonTemplates:
+    """:func:`~crmml.supervised.crm_templates` plus the lead columns of :func:`crmml.features.lead_features`."""
+    return crm_templates().extended([
+        ReasonTemplate("age_days", "lead created {value:count:day:days} ago"),
+        ReasonTemplate("events_per_day", "{value:.2f} activities a day since the lead was created"),
+        ReasonTemplate("event_velocity", "activity at {value:.1f}× the lead's usual rate recently",
+                       missing="no activity yet"),
+        ReasonTemplate("employees", "{value:,.0f} employees", missing="company size unknown"),
+        ReasonTemplate("source", "source '{value}'", missing="source unknown"),
+        ReasonTemplate("industry", "industry '{value}'", missing="industry unknown"),
+        ReasonTemplate("country", "country '{value}'", missing="country unknown"),
+        ReasonTemplate("role", "role '{value}'", missing="role unknown"),
+    ])
+
+
+class _Text:
+    """Constraint: a short name (1-64 characters of letters, digits, '_' or '-')."""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and 0 < len(value) <= 64 and all(c.isalnum() or c in "_-" for c in value)
+
+    def __str__(self) -> str:
+        return "a name of letters, digits, '_' or '-'"
+
+
+class _Names:
+    """Constraint: a tuple of column names (possibly empty); stored as a JSON array."""
+
+    json_array = True
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, (tuple, list)) and len(value) <= _MAX_STATIC and all(
+            isinstance(v, str) and 0 < len(v) <= 128 for v in value) and len(set(value)) == len(value)
+
+    def __str__(self) -> str:
+        return f"a list of at most {_MAX_STATIC} distinct column names"
+
+
+class LeadScoreModel(SupervisedScorer):
+    """Conversion probability, 1–99 score, grade A–D, follow-up and reasons per open lead.
+
+    Parameters
+    ----------
+    horizon_days : float, default=90
+        The label: the lead converts in ``[as_of, as_of + horizon)``.
+    n_cutoffs : int, default=4
+        Training cutoffs (:func:`~crmml.supervised.default_cutoffs`); the
+        latest, ``as_of - horizon``, is held out (early stopping, calibration,
+        the score scale, evaluation).
+    cutoff_spacing_days : float or None, default=None
+        Days between cutoffs (``None``: one horizon).
+    grade_a, grade_b, grade_c : int, default=75, 50, 25
+        Score cut points: ``score >= grade_a`` → A, ``>= grade_b`` → B,
+        ``>= grade_c`` → C, else D.
+    follow_up_a, follow_up_b, follow_up_c, follow_up_d : str
+        The follow-up of each grade (``call_today`` /
+        ``personal_email_this_week`` / ``nurture_campaign`` / ``no_action``).
+    static_columns : tuple of str, default=()
+        Extra columns of the ``leads`` table to use as features (the contract
+        allows extra columns). Each is screened for leakage at fit and refused
+        when it alone predicts the label almost perfectly.
+    allow_columns : tuple of str, default=()
+        Static columns to use even though the leakage screen flags them.
+    learning_rate, num_leaves, max_depth, tree_tolerance : LightGBM settings
+    num_threads : int, default=0
+    seed : int, default=0
+
+    Attributes
+    ----------
+    model_ : BinaryOutcomeModel
+        (``model_.score_scale_``: the 1–99 scale frozen on the held-out cutoff.)
+    as_of_, cutoffs_, exclusions_, reason_frequencies_
+        As for every supervised crmml model.
+    """
+
+    kind: ClassVar[str] = "leadscore"
+    entity: ClassVar[str] = "lead_id"
+    display_name: ClassVar[str] = "lead scoring"
+    output_names: ClassVar[dict[str, str | None]] = {"probability": "conversion_probability", "tier": None,
+                                                     "action": None}
+    context_columns: ClassVar[tuple[str, ...]] = ("days_since_event",)
+    n_increasing: ClassVar[int] = 3
+    n_decreasing: ClassVar[int] = 2
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "horizon_days": [Interval(1, 3650, closed="both")],
+        "n_cutoffs": [Interval(2, 52, integer=True)],
+        "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
+        "grade_a": [Interval(2, 99, integer=True)],
+        "grade_b": [Interval(2, 99, integer=True)],
+        "grade_c": [Interval(2, 99, integer=True)],
+        "follow_up_a": [_Text()],
+        "follow_up_b": [_Text()],
+        "follow_up_c": [_Text()],
+        "follow_up_d": [_Text()],
+        "static_columns": [_Names()],
+        "allow_columns": [_Names()],
+        "learning_rate": [Interval(0, 1, closed="right")],
+        "num_leaves": [Interval(2, 4096, integer=True)],
+        "max_depth": [Interval(1, 64, integer=True)],
+        "tree_tolerance": [Interval(0, 0.5, closed="both")],
+        "num_threads": [Interval(0, 1024, integer=True)],
+        "seed": [Interval(0, 2**31 - 1, integer=True)],
+    }
+
+    def __init__(
+        self,
+        *,
+        horizon_days: float = 90,
+        n_cutoffs: int = 4,
+        cutoff_spacing_days: float | None = None,
+        grade_a: int = 75,
+        grade_b: int = 50,
+        grade_c: int = 25,
+        follow_up_a: str = "call_today",
+        follow_up_b: str = "personal_email_this_week",
+        follow_up_c: str = "nurture_campaign",
+        follow_up_d: str = "no_action",
+        static_columns: tuple[str, ...] = (),
+        allow_columns: tuple[str, ...] = (),
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = 4,
+        tree_tolerance: float = 0.002,
+        num_threads: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.n_cutoffs = n_cutoffs
+        self.cutoff_spacing_days = cutoff_spacing_days
+        self.grade_a = grade_a
+        self.grade_b = grade_b
+        self.grade_c = grade_c
+        self.follow_up_a = follow_up_a
+        self.follow_up_b = follow_up_b
+        self.follow_up_c = follow_up_c
+        self.follow_up_d = follow_up_d
+        self.static_columns = static_columns
+        self.allow_columns = allow_columns
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.tree_tolerance = tree_tolerance
+        self.num_threads = num_threads
+        self.seed = seed
+
+    # ----------------------------------------------------- training hooks
+    def as_of_sources(self) -> tuple[str, ...]:
+        """Tables whose latest event sets the default ``as_of``."""
+        return ("leads", "lead_events")
+
+    def _check_params(self) -> None:
+        if not self.grade_a > self.grade_b > self.grade_c:
+            raise ParameterError("The grade cut points of LeadScoreModel must decrease: grade_a > grade_b > grade_c. "
+                                 f"Got {self.grade_a}, {self.grade_b}, {self.grade_c}.")
+        reserved = sorted(set(self.static_columns) & set(_CONTRACT))
+        if reserved:
+            raise ParameterError(f"The 'static_columns' parameter of LeadScoreModel names contract columns of the "
+                                 f"leads table: {reserved}. List only extra columns; the contract columns are "
+                                 "features already (converted_at is the label).")
+        stray = sorted(set(self.allow_columns) - set(self.static_columns))
+        if stray:
+            raise ParameterError(f"The 'allow_columns' parameter of LeadScoreModel names columns that are not in "
+                                 f"'static_columns': {stray}.")
+
+    def _tier_policy(self) -> TierPolicy:
+        return TierPolicy.by_probability({"high": 0.6, "medium": 0.3})  # unused: grades come from the score
+
+    def _reason_templates(self) -> ReasonTemplates:
+        return lead_templates()
+
+    def _baseline(self) -> tuple[str, str]:
+        return ("days_since_event", "decreasing")
+
+    def _model_options(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "max_depth": self.max_depth,
+                "tree_tolerance": float(self.tree_tolerance), "allow_missing": (), "exclude": ()}
+
+    def _fit_description(self, ts: pd.Timestamp) -> str:
+        return (f"LeadScoreModel(horizon_days={self.horizon_days:g}, n_cutoffs={self.n_cutoffs}) as of {ts.date()}")
+
+    def _require_tables(self, t: CRMTables, method: str) -> None:
+        t.require("leads", model=f"LeadScoreModel.{method}")
+        missing = [c for c in self.static_columns if c not in t.leads.columns]
+        if missing:
+            raise ParameterError(f"The 'static_columns' parameter of LeadScoreModel names columns the leads table "
+                                 f"does not have: {missing}. Columns present beyond the contract: "
+                                 f"{[c for c in t.leads.columns if c not in _CONTRACT][:20]}.")
+
+    # --------------------------------------------------------------- features
+    def _features(self, view: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
+        frame = lead_features(view, ts)
+        if self.static_columns:
+            extra = view.leads.set_index("lead_id")[list(self.static_columns)]
+            extra = extra.reindex(frame.index)
+            for c in extra.columns:
+                col = extra[c]
+                if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+                    frame[c] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                elif pd.api.types.is_datetime64_any_dtype(col.dtype):
+                    frame[c] = (ts - col).dt.total_seconds().to_numpy() / 86_400.0  # days before as_of
+                else:
+                    frame[c] = col.astype("category")
+        return frame
+
+    def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
+        return self._features(as_of_view(t, ts), ts)
+
+    def _labels(self, t: CRMTables, ts: pd.Timestamp, h: float) -> pd.DataFrame:
+        return lead_conversion_labels(t, ts, h)
+
+    def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+        """Features of the leads open at ``ts`` (created before it, not converted before it)."""
+        self._require_tables(t, "score")
+        view = as_of_view(t, ts)
+        frame = self._features(view, ts)
+        le = view.leads
+        done = le.loc[le["converted_at"].notna().to_numpy(dtype=bool), "lead_id"]
+        report.add_entities("leads", "converted before as_of (not open; not scored)", pd.Index(done))
+        return frame
+
+    # ------------------------------------------------------------ outputs
+    def _grade(self, score: np.ndarray) -> np.ndarray:
+        pos = np.full(score.shape, 3, dtype=np.int64)
+        for i, cut in ((2, self.grade_c), (1, self.grade_b), (0, self.grade_a)):
+            pos[score >= cut] = i
+        return pos
+
+    def _follow_ups(self) -> list[str]:
+        return [self.follow_up_a, self.follow_up_b, self.follow_up_c, self.follow_up_d]
+
+    def _add_outputs(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+        score = self.model_.score_scale_.score(out["conversion_probability"].to_numpy(dtype=np.float64))
+        pos = self._grade(score)
+        out.insert(1, "score", score)
+        out.insert(2, "grade", pd.Categorical.from_codes(pos[::1], categories=list(GRADES)[::1]))
+        acts = self._follow_ups()
+        cats = list(dict.fromkeys(acts))
+        out.insert(3, "follow_up", pd.Categorical.from_codes(np.array([cats.index(a) for a in acts])[pos],
+                                                             categories=cats))
+        return out
+
+    def _add_outputs_row(self, res: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        p = res.pop("conversion_probability")
+        score = self.model_.score_scale_.score_one(p)
+        pos = int(self._grade(np.array([score]))[0])
+        return {"conversion_probability": p, "score": score, "grade": GRADES[pos],
+                "follow_up": self._follow_ups()[pos], **res}
+
+    def _extra_outputs_schema(self) -> dict[str, str]:
+        return {"score": "long", "grade": "string", "follow_up": "string"}
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
+            as_of: Any) -> LeadScoreModel:
+        """Stack lead features and conversions over the cutoffs, fit the spine, freeze the 1–99 scale.
+
+        Raises
+        ------
+        InsufficientDataError
+            Below the spine's floor; the message gives the counts and what to change.
+        """
+        super().fit(tables, as_of)
+        return self
+
+    def score(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
+              report: ExclusionReport | None = None) -> pd.DataFrame:
+        """Score every lead open at ``as_of``: one row per lead, indexed by ``lead_id``.
+
+        Columns: ``conversion_probability`` (calibrated P(convert in
+        ``[as_of, as_of + horizon)``)), ``score`` (1–99, the percentile among
+        the held-out cutoff's open leads), ``grade`` (A–D on the score),
+        ``follow_up``, then ``reason_1..3`` (raising the probability) and
+        ``reason_neg_1..2`` (lowering it), each with ``_feature`` and
+        ``_contribution``. ``report`` receives the leads not scored (converted
+        before ``as_of``).
+        """
+        return super().score(tables, as_of, report=report)
+
+    # ------------------------------------------------------------ describing
+    def model_card(self) -> dict[str, Any]:
+        self._check_fitted("model_card")
+        m = self.model_
+        bc = m.baseline_comparison_
+        return {
+            "title": "crmml lead scoring",
+            "summary": (f"Population = leads open at as_of (created before it, not converted before it); "
+                        f"label = converted within {self.horizon_days:g} days. LightGBM on point-in-time features "
+                        f"stacked over {len(self.cutoffs_)} cutoffs; the latest is held out for early stopping, "
+                        f"{m.calibrator_.method} calibration, the score scale and evaluation."),
+            "intended_use": ("Prioritise the sales team's daily calls and e-mails: A → call today, B → personal "
+                             "e-mail this week, C → nurture campaign, D → no action. Not for decisions about "
+                             "individuals beyond sales prioritisation."),
+            "parameters": self._card_parameters(),
+            "model_vs_baseline": None if bc is None else bc.to_dict(),
+            "supervised": m.summary(),
+            "outputs": {
+                "conversion_probability": f"calibrated P(convert within {self.horizon_days:g} days)",
+                "score": "1–99: the lead ranks above about that share (%) of the leads open at the held-out cutoff",
+                "grade": f"A ≥ {self.grade_a}, B ≥ {self.grade_b}, C ≥ {self.grade_c}, else D (on the score)",
+                "follow_up": " / ".join(self._follow_ups()),
+                "reason_1..3": "top factors raising the probability, in words, with their log-odds contributions",
+                "reason_neg_1..2": "top factors lowering it",
+            },
+            "limits": [
+                "Trained on the cutoffs before as_of: a change in lead sources or campaigns since the latest "
+                "held-out cutoff is not reflected until re-training.",
+                "Reasons are associations (TreeSHAP contributions), not causes.",
+                "Static columns are today's values: only columns the leakage screen passes (or the user allows) "
+                "are used.",
+            ],
+        }
+
+    def _artifact_metadata(self) -> dict[str, str]:
+        return {"as_of": self.as_of_.isoformat()}
