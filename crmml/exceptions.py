@@ -18,6 +18,7 @@ __all__ = [
     "CrmmlError",
     "Problem",
     "DataContractError",
+    "LeakageError",
     "MissingTableError",
     "ParameterError",
     "NotFittedError",
@@ -111,6 +112,39 @@ class DataContractError(CrmmlError, ValueError):
         lines += [f"  - {p}" for p in self.problems]
         lines.append("See docs/user-guide.md#data-contract for every table and column.")
         super().__init__("\n".join(lines))
+
+
+class LeakageError(DataContractError):
+    """Columns offered as features predict the label by themselves: they were
+    written after the outcome (a status, a loss reason, a close value) and
+    would leak it into training.
+
+    Lists every refused column at once, one :class:`Problem` each
+    (``leads.status: alone it predicts the label with ROC AUC 0.999 (limit
+    0.98) — ... Fix: drop the column, or allow it explicitly: ...``). Raised by
+    :func:`crmml.supervised.screen_columns`; the problems hold column names
+    and numbers only, never data values.
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        One per refused column.
+    context : str
+        What was being done (``"screening the extra columns of leads"``).
+    report : object, optional
+        The screening's full :class:`~crmml.supervised.LeakageReport` (every
+        column, allowed and passed ones included), kept as ``error.report``.
+    """
+
+    def __init__(self, problems: Sequence[Problem], context: str = "screening columns for leakage",
+                 report: object = None) -> None:
+        super().__init__(problems, context)
+        self.report = report
+        n = len(self.problems)
+        lines = [f"{n} column{'s' if n != 1 else ''} would leak the outcome into training (found while {context}):"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append('See docs/supervised.md, section "Leakage guard for static columns".')
+        self.args = ("\n".join(lines),)
 
 
 class MissingTableError(DataContractError, KeyError):
