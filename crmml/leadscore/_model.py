@@ -21,7 +21,17 @@ from crmml._validation import Interval
 from crmml.data import CRMTables, ExclusionReport
 from crmml.exceptions import ParameterError
 from crmml.features import as_of_view, lead_conversion_labels, lead_features
-from crmml.supervised import ReasonTemplate, ReasonTemplates, SupervisedScorer, TierPolicy, crm_templates
+from crmml._payload import Payload
+from crmml.supervised import (
+    LeakageReport,
+    ReasonTemplate,
+    ReasonTemplates,
+    SupervisedScorer,
+    TierPolicy,
+    TrainingSet,
+    crm_templates,
+    screen_columns,
+)
 
 __all__ = ["LeadScoreModel", "GRADES", "lead_templates"]
 
@@ -100,6 +110,9 @@ class LeadScoreModel(SupervisedScorer):
     Attributes
     ----------
     model_ : BinaryOutcomeModel
+    leakage_ : LeakageReport or None
+        How well each declared static column alone predicted the label at
+        fit (None without static columns).
         (``model_.score_scale_``: the 1–99 scale frozen on the held-out cutoff.)
     as_of_, cutoffs_, exclusions_, reason_frequencies_
         As for every supervised crmml model.
@@ -113,6 +126,7 @@ class LeadScoreModel(SupervisedScorer):
     context_columns: ClassVar[tuple[str, ...]] = ("days_since_event",)
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 2
+    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage",)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "horizon_days": [Interval(1, 3650, closed="both")],
@@ -194,6 +208,20 @@ class LeadScoreModel(SupervisedScorer):
         if stray:
             raise ParameterError(f"The 'allow_columns' parameter of LeadScoreModel names columns that are not in "
                                  f"'static_columns': {stray}.")
+
+    def _prepare_training_set(self, tset: TrainingSet) -> TrainingSet:
+        """Screen the declared static columns for leakage on the stacked training set (refused → LeakageError)."""
+        self.leakage_ = None if not self.static_columns else screen_columns(
+            tset.frame, tset.y, self.static_columns, table="leads", allow=self.allow_columns, seed=int(self.seed),
+            hint="allow_columns=[{name!r}] (CLI: --allow-column {shell})")
+        return tset
+
+    def _extra_state_to_dict(self) -> dict[str, Any]:
+        return {"leakage": None if self.leakage_ is None else self.leakage_.to_dict()}
+
+    def _extra_state_from_payload(self, p: Payload) -> None:
+        leak = p.mapping("leakage", nullable=True)
+        self.leakage_ = None if leak is None else LeakageReport.from_dict(leak)
 
     def _tier_policy(self) -> TierPolicy:
         return TierPolicy.by_probability({"high": 0.6, "medium": 0.3})  # unused: grades come from the score
