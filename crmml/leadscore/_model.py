@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from crmml._payload import Payload
 from crmml._validation import Interval
 from crmml.data import CRMTables, ExclusionReport
 from crmml.exceptions import ParameterError
 from crmml.features import as_of_view, lead_conversion_labels, lead_features
-from crmml._payload import Payload
 from crmml.supervised import (
     LeakageReport,
     ReasonTemplate,
