@@ -1,8 +1,18 @@
 """Lead scoring: a calibrated conversion probability, a 1–99 score, a grade A–D, reasons and a follow-up per open lead.
 
-See ``docs/leadscore.md``.
+See ``docs/leadscore.md``. :func:`daily_list` turns a fitted model into the sales team's daily call list.
 """
 
-from crmml.leadscore._model import GRADES, LeadScoreModel, lead_templates
+from crmml.leadscore._daily import DAILY_COLUMNS, DailyList, daily_list
+from crmml.leadscore._model import COLD_START_FLOOR, ENOUGH_CONVERSIONS, GRADES, LeadScoreModel, lead_templates
 
-__all__ = ["GRADES", "LeadScoreModel", "lead_templates"]
+__all__ = [
+    "COLD_START_FLOOR",
+    "DAILY_COLUMNS",
+    "DailyList",
+    "ENOUGH_CONVERSIONS",
+    "GRADES",
+    "LeadScoreModel",
+    "daily_list",
+    "lead_templates",
+]

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from crmml._payload import Payload
-from crmml._validation import Interval
+from crmml._validation import Interval, Options
 from crmml.data import CRMTables, ExclusionReport
-from crmml.exceptions import ParameterError
+from crmml.exceptions import InsufficientDataError, ParameterError
 from crmml.features import as_of_view, lead_conversion_labels, lead_features
 from crmml.supervised import (
+    BinaryOutcomeModel,
     LeakageReport,
     ReasonTemplate,
     ReasonTemplates,
@@ -33,9 +34,17 @@ from crmml.supervised import (
     screen_columns,
 )
 
-__all__ = ["LeadScoreModel", "GRADES", "lead_templates"]
+__all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "LeadScoreModel", "lead_templates"]
 
 GRADES = ("A", "B", "C", "D")
+COLD_START_FLOOR = 40
+"""Fewer conversions than this in the training window (all cutoffs): the cold-start model only."""
+ENOUGH_CONVERSIONS = 400
+"""From this many conversions on: LightGBM only. In between both are fitted and the better one on the
+held-out cutoff (ROC AUC of the cross-fitted probabilities; a tie goes to the cold-start model) is kept."""
+_COLD_FLOORS = {"min_class_train": 5, "min_class_holdout": 2}
+_MIDDLE_FLOORS = {"min_class_train": 20, "min_class_holdout": 10}
+MODEL_TYPES = {"lightgbm": "lightgbm", "linear": "cold_start"}
 _CONTRACT = ("lead_id", "created_at", "source", "industry", "employees", "country", "role", "converted_at")
 _MAX_STATIC = 50
 
@@ -83,6 +92,13 @@ class LeadScoreModel(SupervisedScorer):
 
     Parameters
     ----------
+    learner : {"auto", "lightgbm", "linear"}, default="auto"
+        ``"auto"``: below :data:`COLD_START_FLOOR` conversions in the training
+        window the cold-start model (a strongly regularised logistic
+        regression, ``model_type = "cold_start"``); from
+        :data:`ENOUGH_CONVERSIONS` on LightGBM; in between both, keeping the
+        better one on the held-out cutoff. ``"lightgbm"`` / ``"linear"``
+        force one.
     horizon_days : float, default=90
         The label: the lead converts in ``[as_of, as_of + horizon)``.
     n_cutoffs : int, default=4
@@ -126,9 +142,10 @@ class LeadScoreModel(SupervisedScorer):
     context_columns: ClassVar[tuple[str, ...]] = ("days_since_event",)
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 2
-    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage",)
+    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "selection")
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "learner": [Options(("auto", "lightgbm", "linear"))],
         "horizon_days": [Interval(1, 3650, closed="both")],
         "n_cutoffs": [Interval(2, 52, integer=True)],
         "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
@@ -152,6 +169,7 @@ class LeadScoreModel(SupervisedScorer):
     def __init__(
         self,
         *,
+        learner: str = "auto",
         horizon_days: float = 90,
         n_cutoffs: int = 4,
         cutoff_spacing_days: float | None = None,
@@ -171,6 +189,7 @@ class LeadScoreModel(SupervisedScorer):
         num_threads: int = 0,
         seed: int = 0,
     ) -> None:
+        self.learner = learner
         self.horizon_days = horizon_days
         self.n_cutoffs = n_cutoffs
         self.cutoff_spacing_days = cutoff_spacing_days
@@ -216,12 +235,66 @@ class LeadScoreModel(SupervisedScorer):
             hint="allow_columns=[{name!r}] (CLI: --allow-column {shell})")
         return tset
 
+    def _fit_spine(self, tset: TrainingSet, ts: pd.Timestamp) -> BinaryOutcomeModel:
+        """Cold start, LightGBM, or both and the better one on the held-out cutoff (see ``learner``)."""
+        n_pos = int(np.sum(tset.y))
+        if self.learner != "auto":
+            rule = f"learner={self.learner!r} (forced)"
+            kinds = [self.learner]
+        elif n_pos < COLD_START_FLOOR:
+            rule = f"{n_pos} conversions in the training window < {COLD_START_FLOOR}: the cold-start model"
+            kinds = ["linear"]
+        elif n_pos >= ENOUGH_CONVERSIONS:
+            rule = f"{n_pos} conversions in the training window >= {ENOUGH_CONVERSIONS}: LightGBM"
+            kinds = ["lightgbm"]
+        else:
+            rule = (f"{n_pos} conversions in the training window, between {COLD_START_FLOOR} and "
+                    f"{ENOUGH_CONVERSIONS}: both fitted, the better held-out ROC AUC kept (ties: cold start)")
+            kinds = ["linear", "lightgbm"]
+        fitted: dict[str, BinaryOutcomeModel] = {}
+        auc: dict[str, float | None] = {"lightgbm": None, "linear": None}
+        for i, kind in enumerate(kinds):
+            floors = _COLD_FLOORS if kind == "linear" else (_MIDDLE_FLOORS if len(kinds) > 1 else {})
+            try:
+                fitted[kind] = self._fit_one(tset, ts, learner=kind, **floors)
+            except InsufficientDataError:
+                if i + 1 < len(kinds) or fitted:  # the other candidate may still fit
+                    continue
+                raise
+            auc[kind] = fitted[kind].evaluation_.roc_auc
+        if not fitted:  # pragma: no cover - the last candidate re-raises above
+            raise InsufficientDataError(f"{self._fit_description(ts)}: no model could be fitted.")
+        chosen = max(fitted, key=lambda k: (auc[k] if auc[k] is not None else -1.0, k == "linear"))
+        self.selection_ = {"conversions": n_pos, "rule": rule, "chosen": chosen,
+                           "holdout_roc_auc": {k: v for k, v in auc.items()}}
+        return fitted[chosen]
+
+    @property
+    def model_type_(self) -> str:
+        """``"lightgbm"`` or ``"cold_start"``: the learner of the fitted model."""
+        self._check_fitted("model_type_")
+        return MODEL_TYPES[self.model_.learner]
+
     def _extra_state_to_dict(self) -> dict[str, Any]:
-        return {"leakage": None if self.leakage_ is None else self.leakage_.to_dict()}
+        return {"leakage": None if self.leakage_ is None else self.leakage_.to_dict(),
+                "selection": dict(self.selection_)}
 
     def _extra_state_from_payload(self, p: Payload) -> None:
         leak = p.mapping("leakage", nullable=True)
         self.leakage_ = None if leak is None else LeakageReport.from_dict(leak)
+        sel = p.mapping("selection")
+        assert sel is not None
+        sel.keys_exactly(("conversions", "rule", "chosen", "holdout_roc_auc"))
+        aucs = sel.mapping("holdout_roc_auc")
+        assert aucs is not None
+        aucs.keys_exactly(("lightgbm", "linear"))
+        chosen = sel.str_in("chosen", ("lightgbm", "linear"))
+        if chosen != self.model_.learner:
+            raise sel.error("chosen", f"the learner of the supervised model ({self.model_.learner!r})", chosen)
+        self.selection_ = {"conversions": sel.int_in("conversions", low=0), "rule": sel.str_in("rule", max_length=400),
+                           "chosen": chosen,
+                           "holdout_roc_auc": {k: aucs.finite_float(k, low=0.0, high=1.0, nullable=True)
+                                               for k in ("lightgbm", "linear")}}
 
     def _tier_policy(self) -> TierPolicy:
         return TierPolicy.by_probability({"high": 0.6, "medium": 0.3})  # unused: grades come from the score
@@ -290,6 +363,7 @@ class LeadScoreModel(SupervisedScorer):
         return [self.follow_up_a, self.follow_up_b, self.follow_up_c, self.follow_up_d]
 
     def _add_outputs(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+        out["model_type"] = pd.Categorical([self.model_type_] * len(out), categories=list(MODEL_TYPES.values()))
         score = self.model_.score_scale_.score(out["conversion_probability"].to_numpy(dtype=np.float64))
         pos = self._grade(score)
         out.insert(1, "score", score)
@@ -305,10 +379,13 @@ class LeadScoreModel(SupervisedScorer):
         score = self.model_.score_scale_.score_one(p)
         pos = int(self._grade(np.array([score]))[0])
         return {"conversion_probability": p, "score": score, "grade": GRADES[pos],
-                "follow_up": self._follow_ups()[pos], **res}
+                "follow_up": self._follow_ups()[pos], **res, "model_type": self.model_type_}
 
     def _extra_outputs_schema(self) -> dict[str, str]:
         return {"score": "long", "grade": "string", "follow_up": "string"}
+
+    def output_schema(self) -> dict[str, str]:
+        return {**super().output_schema(), "model_type": "string"}
 
     # ------------------------------------------------------------------ fit
     def fit(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
@@ -343,9 +420,11 @@ class LeadScoreModel(SupervisedScorer):
         m = self.model_
         bc = m.baseline_comparison_
         return {
-            "title": "crmml lead scoring",
-            "summary": (f"Population = leads open at as_of (created before it, not converted before it); "
-                        f"label = converted within {self.horizon_days:g} days. LightGBM on point-in-time features "
+            "title": f"crmml lead scoring ({self.model_type_})",
+            "model_selection": dict(self.selection_),
+            "summary": (f"Model type {self.model_type_} ({self.selection_['rule']}). Population = leads open at "
+                        "as_of (created before it, not converted before it); "
+                        f"label = converted within {self.horizon_days:g} days. Point-in-time features "
                         f"stacked over {len(self.cutoffs_)} cutoffs; the latest is held out for early stopping, "
                         f"{m.calibrator_.method} calibration, the score scale and evaluation."),
             "intended_use": ("Prioritise the sales team's daily calls and e-mails: A → call today, B → personal "

@@ -10,7 +10,9 @@ crmml's own code::
 hook returned (``None`` when there was no holdout check), ``out_dir`` a folder
 to write PNG files to; the function returns plot name → file. A kind without
 an entry is trained without plots. Plotting modules import matplotlib inside
-their functions only.
+their functions only. The supervised kinds share
+:mod:`crmml.plotting.supervised` (calibration curve, gain chart, reason
+frequencies, worded per kind through its ``WORDING``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = ["PLOTTERS", "save_plots"]
 PLOTTERS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.plotting.clv", "save_clv_plots"),
     "churn": ("crmml.plotting.churn", "save_churn_plots"),
+    "leadscore": ("crmml.plotting.leadscore", "save_leadscore_plots"),
 }
 """Model kind → (module, function) drawing its training plots."""
 

@@ -23,11 +23,12 @@ import pandas as pd
 from crmml._payload import Payload
 from crmml._validation import Interval, Options, read_hyperparameters, validate_params
 from crmml.exceptions import IncompatibleArtifactError, NotFittedError, ParameterError
-from crmml.supervised._booster import TreeModel, lightgbm_params, refit_booster, train_booster
+from crmml.supervised._booster import TrainingLog, TreeModel, lightgbm_params, refit_booster, train_booster
 from crmml.supervised._calibration import ISOTONIC_MIN_CLASS, METHODS, Calibrator, cross_fit
 from crmml.supervised._errors import BaselineWarning
+from crmml.supervised._linear import LinearModel
 from crmml.supervised._metrics import BaselineComparison, Evaluation, compare_to_baseline, evaluate
-from crmml.supervised._read import objects, str_array, timestamp, timestamps
+from crmml.supervised._read import float_array, objects, str_array, timestamp, timestamps
 from crmml.supervised._reasons import explain_contributions, explain_row, reason_columns
 from crmml.supervised._score_scale import ScoreScale
 from crmml.supervised._spec import FeatureSpec
@@ -43,6 +44,8 @@ logger = logging.getLogger("crmml")
 
 SUPERVISED_JSON = "supervised.json"
 BOOSTER_TXT = "booster.txt"
+LEARNERS = ("lightgbm", "linear")
+"""``"lightgbm"``: boosted trees (early-stopped); ``"linear"``: the cold-start logistic regression (:mod:`._linear`)."""
 SCHEMA_VERSION = 2
 _FORMAT = "crmml-supervised"
 CALIBRATION_FOLDS = 5
@@ -52,8 +55,8 @@ DEFAULT_TIERS = {"high": 0.6, "medium": 0.3}
 
 _OBJECT_PARAMS = ("monotone", "categorical", "allow_missing", "exclude", "tiers", "templates")
 _PAYLOAD_KEYS = ("format", "schema_version", "config", "monotone", "categorical", "allow_missing", "exclude",
-                 "feature_spec", "booster", "calibration", "tiers", "score_scale", "templates", "training", "metrics",
-                 "feature_importance")
+                 "feature_spec", "booster", "linear", "calibration", "tiers", "score_scale", "score_table", "templates",
+                 "training", "metrics", "feature_importance")
 
 
 class _Text:
@@ -148,6 +151,9 @@ class BinaryOutcomeModel:
     score_scale_ : ScoreScale
         The 1–99 percentile score of a probability, frozen on the held-out
         cutoff's calibrated probabilities (for packages that show a score).
+    score_table_ : dict
+        ``{"count": [...], "positives": [...]}``: held-out entities and
+        outcomes per score 1..99 — exact rates for any grade cut points.
     templates_ : ReasonTemplates
         The registry the reasons are worded with.
     evaluation_ : Evaluation
@@ -167,6 +173,7 @@ class BinaryOutcomeModel:
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
+        "learner": [Options(LEARNERS)],
         "learning_rate": [Interval(0, 1, closed="right")],
         "num_leaves": [Interval(2, 131072, integer=True)],
         "max_depth": [Interval(1, None, integer=True), Options((-1,))],
@@ -193,6 +200,7 @@ class BinaryOutcomeModel:
     def __init__(
         self,
         *,
+        learner: str = "lightgbm",
         learning_rate: float = 0.1,
         num_leaves: int = 15,
         max_depth: int = 4,
@@ -221,6 +229,7 @@ class BinaryOutcomeModel:
         num_threads: int = 0,
         seed: int = 0,
     ) -> None:
+        self.learner = learner
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.max_depth = max_depth
@@ -346,10 +355,15 @@ class BinaryOutcomeModel:
         X_tr = spec.transform(train_frame)
         hold = spec.encode(frame.loc[split.holdout, features])
         y_tr, y_ho = y[split.train], y[split.holdout]
-        params = self._lgb_params(split.n_train, mono)
-        tree, log = train_booster(X_tr, y_tr, hold.matrix, y_ho, spec, params, max_rounds=self.max_rounds,
-                                  early_stopping_rounds=self.early_stopping_rounds,
-                                  tolerance=float(self.tree_tolerance))
+        tree: TreeModel | LinearModel
+        if self.learner == "linear":
+            tree = LinearModel.fit(X_tr, y_tr, spec)
+            log = TrainingLog(best_iteration=1, rounds_run=1, holdout_logloss=[], kept=0)
+        else:
+            params = self._lgb_params(split.n_train, mono)
+            tree, log = train_booster(X_tr, y_tr, hold.matrix, y_ho, spec, params, max_rounds=self.max_rounds,
+                                      early_stopping_rounds=self.early_stopping_rounds,
+                                      tolerance=float(self.tree_tolerance))
         raw_ho = tree.raw_score(hold.matrix, num_threads=self.num_threads)
         calibrator, p_oof = cross_fit(raw_ho, y_ho, method=self.calibration,
                                       isotonic_min_class=self.isotonic_min_class, folds=CALIBRATION_FOLDS,
@@ -357,6 +371,9 @@ class BinaryOutcomeModel:
         p_ho = calibrator.apply(raw_ho)
         tiers = self.tier_policy.freeze(p_ho)
         score_scale = ScoreScale.fit(p_ho)
+        s_ho = score_scale.score(p_ho)
+        score_table = {"count": np.bincount(s_ho, minlength=100)[1:].astype(int).tolist(),
+                       "positives": np.bincount(s_ho, weights=y_ho, minlength=100)[1:].astype(int).tolist()}
         evaluation = evaluate(y_ho, p_oof)
         comparison = None
         if self.baseline is not None:
@@ -374,7 +391,7 @@ class BinaryOutcomeModel:
                 logger.warning("%s", msg)
                 warnings.warn(msg, BaselineWarning, stacklevel=2)
         n_trees_chosen = log.kept
-        if self.refit:
+        if self.refit and self.learner == "lightgbm":
             used = split.train | split.holdout
             all_frame = frame.loc[used, features]
             spec = FeatureSpec.learn(all_frame, categorical=self.categorical, allow_missing=self.allow_missing)
@@ -391,6 +408,7 @@ class BinaryOutcomeModel:
         self.calibrator_ = calibrator
         self.tiers_ = tiers
         self.score_scale_ = score_scale
+        self.score_table_ = score_table
         self.evaluation_ = evaluation
         self.baseline_comparison_ = comparison
         self.feature_importance_ = tree.feature_importance()
@@ -500,21 +518,24 @@ class BinaryOutcomeModel:
         """
         self._check_fitted("score_row")
         x = self.spec_.transform_row(row)
-        booster = self.tree_.booster
-        raw = booster.predict(x, raw_score=True, num_threads=1)
+        raw = self.tree_.raw_score(x, num_threads=1)
         p = float(self.calibrator_.apply(raw)[0])
         tier, action = self.tiers_.assign(np.array([p]))
         out: dict[str, Any] = {"probability": p, "tier": str(tier[0])}
         if action is not None:
             out["action"] = str(action[0])
         if reasons and (reasons_for is None or out["tier"] in set(reasons_for)):
-            contrib = booster.predict(x, pred_contrib=True, num_threads=1)
+            contrib = self.tree_.contributions(x, num_threads=1)
             out.update(explain_row(contrib[0], x[0], self.spec_, self.templates_,
                                    n_increasing=self.n_increasing, n_decreasing=self.n_decreasing, extra=row))
         elif reasons:
             out.update({c: float("nan") if c.endswith("_contribution") else None
                         for c in reason_columns(self.n_increasing, self.n_decreasing)})
         return out
+
+    def _trees(self) -> bool:
+        """Whether the fitted learner is LightGBM (else the cold-start linear model)."""
+        return isinstance(self.tree_, TreeModel)
 
     def _threads(self, num_threads: int | None) -> int:
         return self.num_threads if num_threads is None else int(num_threads)
@@ -549,10 +570,12 @@ class BinaryOutcomeModel:
             "allow_missing": self.allow_missing if isinstance(self.allow_missing, bool) else list(self.allow_missing),
             "exclude": list(self.exclude),
             "feature_spec": self.spec_.to_dict(),
-            "booster": {"file": BOOSTER_TXT, "num_trees": self.tree_.num_trees},
+            "booster": {"file": BOOSTER_TXT, "num_trees": self.tree_.num_trees} if self._trees() else None,
+            "linear": None if self._trees() else self.tree_.to_dict(),
             "calibration": self.calibrator_.to_dict(),
             "tiers": self.tiers_.to_dict(),
             "score_scale": self.score_scale_.to_dict(),
+            "score_table": {k: list(v) for k, v in self.score_table_.items()},
             "templates": self.templates_.to_dict(),
             "training": dict(self.training_),
             "metrics": {"holdout": self.evaluation_.to_dict(),
@@ -564,7 +587,10 @@ class BinaryOutcomeModel:
     def to_files(self, prefix: str = "") -> dict[str, Any]:
         """``{prefix + "supervised.json": dict, prefix + "booster.txt": str}``, ready for ``write_artifact``."""
         self._check_fitted("to_files")
-        return {prefix + SUPERVISED_JSON: self.to_dict(), prefix + BOOSTER_TXT: self.tree_.to_text()}
+        files: dict[str, Any] = {prefix + SUPERVISED_JSON: self.to_dict()}
+        if self._trees():
+            files[prefix + BOOSTER_TXT] = self.tree_.to_text()
+        return files
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes | str | Mapping[str, Any]], prefix: str = "") -> BinaryOutcomeModel:
@@ -578,21 +604,23 @@ class BinaryOutcomeModel:
             booster does not match the feature spec.
         """
         name, bname = prefix + SUPERVISED_JSON, prefix + BOOSTER_TXT
-        missing = [n for n in (name, bname) if n not in files]
-        if missing:
-            raise IncompatibleArtifactError(f"The model artifact has no {' or '.join(map(repr, missing))}; it was "
-                                            "not written by this crmml. Re-train the model.")
+        if name not in files:
+            raise IncompatibleArtifactError(f"The model artifact has no {name!r}; it was not written by this crmml. "
+                                            "Re-train the model.")
         raw = files[name]
         p = Payload.of(raw, source=name) if isinstance(raw, Mapping) else Payload.parse(raw, source=name)
-        booster_text = files[bname]
+        booster_text = files.get(bname)
+        if booster_text is None and isinstance(p.data, Mapping) and p.data.get("booster") is not None:
+            raise IncompatibleArtifactError(f"The model artifact has no {bname!r}; it was not written by this crmml. "
+                                            "Re-train the model.")
         if isinstance(booster_text, Mapping):
             raise IncompatibleArtifactError(f"{bname}: expected LightGBM's text model format; got a JSON object.")
         return cls.from_dict(p, booster_text, booster_source=bname)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | Payload, booster_text: str | bytes, *,
+    def from_dict(cls, data: Mapping[str, Any] | Payload, booster_text: str | bytes | None, *,
                   booster_source: str = BOOSTER_TXT) -> BinaryOutcomeModel:
-        """Rebuild from :meth:`to_dict` output and the booster text, checking every field."""
+        """Rebuild from :meth:`to_dict` and the booster text (None for the linear learner), checking every field."""
         p = Payload.of(data, source=SUPERVISED_JSON)
         p.str_in("format", (_FORMAT,))
         version = p.int_in("schema_version", low=0)
@@ -616,17 +644,30 @@ class BinaryOutcomeModel:
         kwargs["tiers"] = tiers
         model = cls(**kwargs)
         spec = FeatureSpec.from_dict(p.mapping("feature_spec"))  # type: ignore[arg-type]
-        b = p.mapping("booster")
-        assert b is not None
-        b.keys_exactly(("file", "num_trees"))
-        b.str_in("file", (BOOSTER_TXT,))
-        n_trees = b.int_in("num_trees", low=1)
         model.spec_ = spec
         model.templates_ = templates
-        model.tree_ = TreeModel.from_text(booster_text, spec, num_trees=n_trees, source=booster_source)
+        if kwargs["learner"] == "linear":
+            if p.mapping("booster", nullable=True) is not None:
+                raise p.error("booster", "null for the linear learner", "an object")
+            lin = p.mapping("linear")
+            assert lin is not None
+            model.tree_ = LinearModel.from_dict(lin, spec)
+            n_trees = 0
+        else:
+            if p.mapping("linear", nullable=True) is not None:
+                raise p.error("linear", "null for the lightgbm learner", "an object")
+            b = p.mapping("booster")
+            assert b is not None
+            b.keys_exactly(("file", "num_trees"))
+            b.str_in("file", (BOOSTER_TXT,))
+            n_trees = b.int_in("num_trees", low=1)
+            if booster_text is None:
+                raise p.error("booster", "the booster text beside supervised.json", None)
+            model.tree_ = TreeModel.from_text(booster_text, spec, num_trees=n_trees, source=booster_source)
         model.calibrator_ = Calibrator.from_dict(p.mapping("calibration"))  # type: ignore[arg-type]
         model.tiers_ = tiers
         model.score_scale_ = ScoreScale.from_dict(p.mapping("score_scale"))  # type: ignore[arg-type]
+        model.score_table_ = _read_score_table(p.mapping("score_table"))  # type: ignore[arg-type]
         model.training_ = _read_training(p.mapping("training"))  # type: ignore[arg-type]
         if model.training_["num_trees"] != n_trees:
             raise p.error("training", f"num_trees = {n_trees} (as in booster.num_trees)",
@@ -644,6 +685,18 @@ class BinaryOutcomeModel:
         return model
 
 
+def _read_score_table(p: Payload) -> dict[str, list[int]]:
+    """Held-out entities and positives per score 1..99 (positives within the counts)."""
+    p.keys_exactly(("count", "positives"))
+    raw_count = float_array(p, "count", length=99, low=0)
+    raw_pos = float_array(p, "positives", length=99, low=0)
+    count, pos = [int(v) for v in raw_count], [int(v) for v in raw_pos]
+    bad = [i for i in range(99) if pos[i] > count[i] or count[i] != raw_count[i] or pos[i] != raw_pos[i]]
+    if bad:
+        raise p.error("positives", "integers within the counts of the same scores", pos[bad[0]])
+    return {"count": count, "positives": pos}
+
+
 def _read_training(p: Payload) -> dict[str, Any]:
     keys = ("entity", "label", "horizon_days", "as_of", "train_cutoffs", "holdout_cutoff", "gap_cutoffs", "n_train",
             "positives_train", "n_holdout", "positives_holdout", "best_iteration", "rounds_run", "num_trees", "refit",
@@ -659,8 +712,9 @@ def _read_training(p: Payload) -> dict[str, Any]:
         out[key] = p.int_in(key, low=1)
     out["positives_train"] = p.int_in("positives_train", low=0, high=out["n_train"])
     out["positives_holdout"] = p.int_in("positives_holdout", low=0, high=out["n_holdout"])
-    for key in ("best_iteration", "rounds_run", "num_trees"):
+    for key in ("best_iteration", "rounds_run"):
         out[key] = p.int_in(key, low=1)
+    out["num_trees"] = p.int_in("num_trees", low=0)  # 0: the linear learner
     out["refit"] = p.boolean("refit")
     out["calibration_folds"] = p.int_in("calibration_folds", low=1, high=100)
     u = p.mapping("unseen_holdout")

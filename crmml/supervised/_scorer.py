@@ -167,7 +167,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         self._validate_params()
         self._check_params()
         self._unfit()
-        policy = self._tier_policy()
+        self._tier_policy()  # parameter errors before any work
         t = as_tables(tables)
         ts = to_timestamp(as_of)
         self._require_tables(t, "fit")
@@ -176,27 +176,11 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
                                   spacing_days=self.cutoff_spacing_days)  # type: ignore[attr-defined]
         tset = self._prepare_training_set(build_training_set(self._training_features, self._labels, t, cutoffs,
                                                              h, ts))
-        present = set(tset.feature_columns)
-        base = self._baseline()
-        baseline, direction = base if base is not None and base[0] in present else (None, "increasing")
-        model = BinaryOutcomeModel(
-            tiers=policy, templates=self._reason_templates(), baseline=baseline, baseline_direction=direction,
-            n_increasing=self.n_increasing, n_decreasing=self.n_decreasing,
-            num_threads=int(self.num_threads), seed=int(self.seed),  # type: ignore[attr-defined]
-            **self._model_options(),
-        )
-        try:
-            model.fit(tset)
-        except InsufficientDataError as exc:
-            raise InsufficientDataError(
-                f"{self._fit_description(ts)}: "
-                + str(exc).replace("default_cutoffs(as_of, horizon_days, n=...)",
-                                   f"{type(self).__name__}(n_cutoffs=...)")
-                + f" The floor is documented in docs/{self.kind}.md (Minimum data).") from None
+        model = self._fit_spine(tset, ts)
         self.model_ = model
         self.as_of_ = ts
         self.cutoffs_ = [pd.Timestamp(c) for c in tset.cutoffs]
-        self.context_ = [c for c in self.context_columns if c in present]
+        self.context_ = [c for c in self.context_columns if c in set(tset.feature_columns)]
         self.exclusions_ = [{"table": e["table"], "rule": e["rule"], "n_rows": int(e["n_rows"]),
                              "unit": e.get("unit", "rows")} for e in flat_exclusions(tset.exclusions_dict())]
         self.reason_frequencies_ = reason_frequencies(model, tset, int(self.seed))  # type: ignore[attr-defined]
@@ -205,6 +189,37 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     def _check_params(self) -> None:
         """Checks across parameters, after the per-parameter constraints."""
         return None
+
+    def _fit_spine(self, tset: TrainingSet, ts: pd.Timestamp) -> BinaryOutcomeModel:
+        """The fitted spine model of the training set (a package may fit several and pick one)."""
+        return self._fit_one(tset, ts)
+
+    def _fit_one(self, tset: TrainingSet, ts: pd.Timestamp, **overrides: Any) -> BinaryOutcomeModel:
+        """A :class:`BinaryOutcomeModel` fitted on ``tset`` with the package's options (and ``overrides``).
+
+        Raises
+        ------
+        InsufficientDataError
+            Below the floor, reworded with the package's parameters.
+        """
+        present = set(tset.feature_columns)
+        base = self._baseline()
+        baseline, direction = base if base is not None and base[0] in present else (None, "increasing")
+        options = {**self._model_options(), **overrides}
+        model = BinaryOutcomeModel(
+            tiers=self._tier_policy(), templates=self._reason_templates(), baseline=baseline,
+            baseline_direction=direction, n_increasing=self.n_increasing, n_decreasing=self.n_decreasing,
+            num_threads=int(self.num_threads), seed=int(self.seed),  # type: ignore[attr-defined]
+            **options,
+        )
+        try:
+            return model.fit(tset)
+        except InsufficientDataError as exc:
+            raise InsufficientDataError(
+                f"{self._fit_description(ts)}: "
+                + str(exc).replace("default_cutoffs(as_of, horizon_days, n=...)",
+                                   f"{type(self).__name__}(n_cutoffs=...)")
+                + f" The floor is documented in docs/{self.kind}.md (Minimum data).") from None
 
     def training_metrics(self) -> dict[str, float]:
         """Held-out-cutoff metrics of the model and of the baseline (for :func:`crmml.training.train`)."""
@@ -338,7 +353,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
             "reason_frequencies": dict(self.reason_frequencies_),
             **self._extra_state_to_dict(),
             "supervised": self.model_.to_dict(),
-            "booster": {"file": BOOSTER_TXT, "text": self.model_.tree_.to_text()},
+            "booster": {"file": BOOSTER_TXT, "text": self.model_.tree_.to_text()} if self.model_._trees() else None,
         }
 
     def _state_from_payload(self, p: Payload, version: int) -> None:
@@ -354,11 +369,12 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         self.exclusions_ = read_exclusion_counts(p)
         rf = p.mapping("reason_frequencies")
         assert rf is not None
-        b = p.mapping("booster")
-        assert b is not None
-        b.keys_exactly(("file", "text"))
-        b.str_in("file", (BOOSTER_TXT,))
-        text = b.require("text", ("string",))
+        b = p.mapping("booster", nullable=True)
+        text = None
+        if b is not None:
+            b.keys_exactly(("file", "text"))
+            b.str_in("file", (BOOSTER_TXT,))
+            text = b.require("text", ("string",))
         sup = p.mapping("supervised")
         assert sup is not None
         self.model_ = BinaryOutcomeModel.from_dict(sup, text, booster_source="model.json: booster.text")
