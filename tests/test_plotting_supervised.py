@@ -183,10 +183,8 @@ def test_grade_table_by_hand_on_a_small_case():
     """Scores 1..99 with 1 lead each and a conversion at every score >= 90: A = 75..99 holds 25 leads, 10 converted."""
     from crmml.leadscore import LeadScoreModel
 
-    grades = LeadScoreModel()
-    fake = SimpleNamespace(kind="leadscore", grade_a=75, grade_b=50, grade_c=25, _grade=grades._grade,
-                           model_=SimpleNamespace(score_table_={"count": [1] * 99,
-                                                                "positives": [0] * 89 + [1] * 10}))
+    fake = LeadScoreModel()
+    fake.model_ = SimpleNamespace(score_table_={"count": [1] * 99, "positives": [0] * 89 + [1] * 10})
     table = lead_plots.conversion_by_grade(fake)
     assert table["leads"].tolist() == [25, 25, 25, 24]
     assert table["converted"].tolist() == [10, 0, 0, 0]
@@ -194,9 +192,10 @@ def test_grade_table_by_hand_on_a_small_case():
 
 
 def test_empty_grade_has_no_rate_and_the_chart_says_so(lead_model, ax):
-    fake = SimpleNamespace(kind="leadscore", grade_a=75, grade_b=50, grade_c=25, _grade=lead_model._grade,
-                           model_=SimpleNamespace(score_table_={"count": [8] + [0] * 97 + [2],
-                                                                "positives": [0] * 98 + [2]}))
+    from crmml.leadscore import LeadScoreModel
+
+    fake = LeadScoreModel()
+    fake.model_ = SimpleNamespace(score_table_={"count": [8] + [0] * 97 + [2], "positives": [0] * 98 + [2]})
     table = lead_plots.conversion_by_grade(fake)
     assert table["leads"].tolist() == [2, 0, 0, 8]
     assert table.loc["B":"C", "leads"].tolist() == [0, 0] and table.loc["B":"C", "rate"].isna().all()

@@ -1,4 +1,4 @@
-"""The commands: synth, features, train, score, demo. Training and scoring are library calls."""
+"""The commands: synth, features, train, score, leads daily, demo. Training and scoring are library calls."""
 
 from __future__ import annotations
 
@@ -174,6 +174,46 @@ def _cmd_score(a: argparse.Namespace, tables: Any | None = None) -> int:
         with _step(f"writing {len(scores):,} scores to {a.out}"):
             write_parquet_atomic(scores, a.out)
     print_scores(scorer.kind, scores, a.top)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------- leads daily
+def _cmd_leads_daily(a: argparse.Namespace) -> int:
+    """Today's lead list from a lead-scoring model: summary and top rows on stdout, the list to --out."""
+    from crmml.cli import _leadscore
+    from crmml.data import ExclusionReport
+    from crmml.exceptions import IncompatibleArtifactError
+    from crmml.leadscore import daily_list
+    from crmml.training import as_of_sources
+
+    as_of = _parse_as_of(a.as_of)
+    if a.out:
+        _check_writable(Path(a.out), "--out", want="file")
+        _leadscore.list_format(a.out, "--out")
+    previous = _leadscore.read_previous(a.previous, "--previous") if a.previous else None
+    _check_data(a.data)
+    scorer = _load_model(a.model, a.tracking_uri, None)
+    if scorer.kind != "leadscore":
+        raise IncompatibleArtifactError(
+            f"--model {a.model!r} holds a {scorer.kind!r} model, not a 'leadscore' model: the daily lead list "
+            "needs a lead-scoring model. Fix: pass one ('crmml train leadscore --data DIR --save FOLDER', or "
+            "models:/crmml-leadscore@champion)."
+        )
+    tables = _load(a.data)
+    if as_of is None:
+        as_of = _default_as_of(tables, sources=as_of_sources(scorer))
+    report = ExclusionReport()
+    compared = f"--previous {a.previous}" if a.previous else "the scores of the day before"
+    with _step(f"scoring the open leads as of {_day(as_of)} and comparing with {compared}"):
+        daily = daily_list(scorer, tables, as_of, previous=previous, top=a.top, report=report)
+    for e in report.to_dict():
+        _err(_exclusion(e))
+    if a.out:
+        with _step(f"writing {len(daily.frame):,} leads to {a.out}"):
+            _leadscore.write_list_atomic(daily.frame, a.out, "--out")
+    if daily.previous_as_of is not None:
+        compared = f"the scores as of {_day(daily.previous_as_of)}"
+    _leadscore.print_daily(daily, a.top if a.top is not None else _leadscore.DEFAULT_DAILY_TOP, compared)
     return EXIT_OK
 
 

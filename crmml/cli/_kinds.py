@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crmml.cli import _churn, _clv
+from crmml.cli import _churn, _clv, _leadscore
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ CLI_KINDS: dict[str, KindCLI] = {
     "clv": KindCLI("customer lifetime value", _clv.add_train_options, _clv.train_params, _clv.print_scores),
     "churn": KindCLI("churn risk (calibrated, tiered, explained)", _churn.add_train_options, _churn.train_params,
                      _churn.print_scores),
+    "leadscore": KindCLI("lead scoring (conversion probability, 1-99 score, grade A-D, reasons)",
+                         _leadscore.add_train_options, _leadscore.train_params, _leadscore.print_scores),
 }
 
 

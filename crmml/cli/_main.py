@@ -13,6 +13,7 @@ from typing import Any
 from crmml.cli._commands import (
     _cmd_demo,
     _cmd_features,
+    _cmd_leads_daily,
     _cmd_score,
     _cmd_synth,
     _cmd_train,
@@ -115,6 +116,24 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs "
                                            "(default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db; never created)")
     sc.set_defaults(func=_cmd_score)
+
+    ld = sub.add_parser("leads", help="lead lists from a lead-scoring model", parents=[debug])
+    lds = ld.add_subparsers(dest="leads_command", required=True, metavar="COMMAND")
+    dl = leaf(lds, "daily", "today's open leads by score, with the change since yesterday")
+    dl.add_argument("--model", required=True, help="lead-scoring model folder or MLflow URI, e.g. "
+                                                   "models:/crmml-leadscore@champion")
+    dl.add_argument("--data", required=True, help="folder of contract tables")
+    dl.add_argument("--as-of", help="the list's point in time (default: the day after the latest leads / "
+                                    "lead_events event not in the future, i.e. the start of today)")
+    dl.add_argument("--top", type=_TOP, default=None,
+                    help="print (and with --out, write) only the first N leads (default: print 20, write all)")
+    dl.add_argument("--out", help="write the list to a .csv or .parquet file (atomically)")
+    dl.add_argument("--previous", help="compare with this previous list instead of the model's scores of the day "
+                                       "before: a .csv or .parquet with lead_id and score, e.g. yesterday's --out "
+                                       "written without --top (a lead missing from it counts as new)")
+    dl.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs "
+                                           "(default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db; never created)")
+    dl.set_defaults(func=_cmd_leads_daily)
 
     d = leaf(sub, "demo", "the main job on the embedded sample world")
     d.add_argument("--workdir", default="crmml-demo", help="where data, plots and scores go (default ./crmml-demo); "

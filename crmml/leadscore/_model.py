@@ -415,6 +415,25 @@ class LeadScoreModel(SupervisedScorer):
         return super().score(tables, as_of, report=report)
 
     # ------------------------------------------------------------ describing
+    def conversion_by_grade(self) -> pd.DataFrame:
+        """Held-out leads and conversions per grade A–D (exact: the spine's held-out score table).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by grade ``A``–``D``: ``leads``, ``converted`` and
+            ``rate`` (NaN for a grade without leads).
+        """
+        self._check_fitted("conversion_by_grade")
+        table = self.model_.score_table_
+        grade = self._grade(np.arange(1, 100))
+        leads = np.bincount(grade, weights=np.asarray(table["count"], dtype=np.float64), minlength=len(GRADES))
+        conv = np.bincount(grade, weights=np.asarray(table["positives"], dtype=np.float64), minlength=len(GRADES))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(leads > 0, conv / np.maximum(leads, 1), np.nan)
+        return pd.DataFrame({"leads": leads.astype(np.int64), "converted": conv.astype(np.int64), "rate": rate},
+                            index=pd.Index(list(GRADES), name="grade"))
+
     def model_card(self) -> dict[str, Any]:
         self._check_fitted("model_card")
         m = self.model_
@@ -441,6 +460,15 @@ class LeadScoreModel(SupervisedScorer):
                 "reason_1..3": "top factors raising the probability, in words, with their log-odds contributions",
                 "reason_neg_1..2": "top factors lowering it",
             },
+            "tables": [
+                {"title": "Conversion by grade (held-out cutoff)", "columns": ("grade", "leads", "converted", "rate"),
+                 "rows": [(g, int(r.leads), int(r.converted), "—" if r.rate != r.rate else f"{r.rate:.1%}")
+                          for g, r in self.conversion_by_grade().iterrows()]},
+                {"title": "Reason summary (held-out sample: share with the factor among the top 3 reasons)",
+                 "columns": ("factor", "share"),
+                 "rows": [(self.model_.templates_.label(f), f"{v:.1%}")
+                          for f, v in list(self.reason_frequencies_.items())[:10]]},
+            ],
             "limits": [
                 "Trained on the cutoffs before as_of: a change in lead sources or campaigns since the latest "
                 "held-out cutoff is not reflected until re-training.",

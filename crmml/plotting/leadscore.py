@@ -32,29 +32,8 @@ _GRADES = ("A", "B", "C", "D")  # the positions 0-3 of LeadScoreModel._grade (pl
 
 
 def conversion_by_grade(model: Any) -> pd.DataFrame:
-    """Held-out leads and conversions per grade A–D, exact, from the model's held-out score table.
-
-    Parameters
-    ----------
-    model : LeadScoreModel
-        Fitted (or loaded).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by grade ``A``–``D`` (in that order): ``leads`` (held-out
-        leads of the grade), ``converted`` (those that converted) and
-        ``rate`` (``converted / leads``; NaN for a grade without leads).
-    """
-    table = model.model_.score_table_
-    scores = np.arange(1, 100)
-    grade = np.asarray(model._grade(scores), dtype=np.int64)
-    leads = np.bincount(grade, weights=np.asarray(table["count"], dtype=np.float64), minlength=len(_GRADES))
-    converted = np.bincount(grade, weights=np.asarray(table["positives"], dtype=np.float64), minlength=len(_GRADES))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(leads > 0, converted / np.maximum(leads, 1), np.nan)
-    return pd.DataFrame({"leads": leads.astype(np.int64), "converted": converted.astype(np.int64), "rate": share},
-                        index=pd.Index(list(_GRADES), name="grade"))
+    """Held-out leads and conversions per grade A–D: :meth:`LeadScoreModel.conversion_by_grade` (exact)."""
+    return model.conversion_by_grade()
 
 
 def _grade_labels(model: Any) -> list[str]:

@@ -35,7 +35,9 @@ def render_model_card(
     ----------
     scorer : Scorer
         Supplies ``model_card()``: ``title``, ``summary``, ``intended_use``,
-        ``limits`` (list), ``parameters`` (dict) and optional ``outputs``.
+        ``limits`` (list), ``parameters`` (dict) and optional ``outputs`` and
+        ``tables`` (a list of ``{"title", "columns", "rows"}`` rendered as
+        extra sections, e.g. the conversion rate by grade).
     fingerprint : mapping
         :func:`crmml.tracking.data_fingerprint` output (counts and hashes only).
     metrics : mapping, optional
@@ -72,6 +74,11 @@ def render_model_card(
     for title, header, align, rows in sections:
         if rows:
             lines += [f"## {title}", ""] + _table(header, align, rows)
+    for extra in facts.get("tables") or []:
+        cols = tuple(str(c) for c in extra["columns"])
+        rows = [tuple(_fmt(v) if not isinstance(v, str) else v for v in r) for r in extra["rows"]]
+        if rows:
+            lines += [f"## {extra['title']}", ""] + _table(cols, tuple("---" for _ in cols), rows)
     limits = facts.get("limits") or []
     if limits:
         lines += ["## Limits", ""] + [f"- {x}" for x in limits] + [""]

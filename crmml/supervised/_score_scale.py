@@ -1,21 +1,27 @@
-"""A 1–99 score from a calibrated probability: the entity's percentile among the held-out cutoff's entities.
+"""A 1–99 score from a calibrated probability: where the entity stands in the held-out cutoff's expected outcomes.
 
 Sales teams read a score, not a probability: "a 90 beats an 80". crmml's
 score keeps the calibrated probability beside it and gives the score a fixed
-meaning — **score s ≈ the entity ranks above s % of the entities scored at
-the held-out cutoff** — so grades cut on the score (A ≥ 75, B ≥ 50, C ≥ 25)
-are quartiles of a real population, the same meaning every day, whatever the
-base rate. (A score of ``round(100·p)`` would put nearly every lead in D when
-one lead in six converts.)
+meaning, an ABC analysis of the expected outcomes: **score s ≈ the entities
+with a lower probability account for s % of the outcomes expected among the
+held-out cutoff's entities** (the sum of their probabilities). Grades cut on
+the score (A ≥ 75, B ≥ 50, C ≥ 25) then each hold about a quarter of the
+expected conversions: A is the short list of the hottest leads that brings the
+first quarter, D the long tail — in a CRM whose open leads are mostly long
+dead, D holds the dead weight and A, B and C split the live leads, and the
+conversion rate falls from A to D by construction. (A plain percentile of the
+leads would make every live lead an A when four in five open leads are dead;
+``round(100·p)`` would make nearly every lead a D when one in six converts.)
 
-Frozen at fit: the knots are the held-out probabilities' quantiles at
-``k/98`` for ``k = 0..98``; a probability is mapped by linear interpolation
-between knots to ``1 + 98·F(p)`` and rounded to an integer in ``[1, 99]``.
-Monotone non-decreasing in ``p`` (tested). Equal knots (a block of tied
-held-out probabilities, e.g. thousands of long-dead leads in the same
-leaves) are merged and take the **lowest** score of the block: a tied entity
-ranks above only the entities below the block, so the dead weight of a CRM
-lands in D instead of splitting the grades among identical leads. Stored as data
+Frozen at fit: the knots are the held-out probabilities' quantiles, weighted
+by the probabilities themselves, at ``k/98`` for ``k = 0..98``; a
+probability is mapped by linear interpolation between knots to
+``1 + 98·G(p)`` and rounded to an integer in ``[1, 99]``. Monotone
+non-decreasing in ``p`` (tested). Equal knots (a block of tied held-out
+probabilities, e.g. thousands of long-dead leads in the same leaves) are
+merged and take the **lowest** score of the block. When every held-out
+probability is 0 the quantiles are unweighted; a reference without any spread (one
+distinct probability) scores everyone 50. Stored as data
 (``{"knots": [99 probabilities]}``).
 """
 
@@ -47,9 +53,9 @@ class ScoreScale:
 
     Examples
     --------
-    >>> scale = ScoreScale.fit(np.linspace(0.0, 0.98, 99))
-    >>> scale.score(np.array([0.0, 0.5, 0.98, 1.0])).tolist()
-    [1, 51, 99, 99]
+    >>> scale = ScoreScale.fit(np.array([0.01] * 90 + [0.5] * 9 + [0.9]))  # 90 cold, 9 warm, 1 hot
+    >>> scale.score(np.array([0.01, 0.5, 0.9])).tolist()  # the cold hold 16 % of the 6.3 expected outcomes
+    [1, 16, 85]
     """
 
     knots: np.ndarray
@@ -60,7 +66,13 @@ class ScoreScale:
         p = np.asarray(probabilities, dtype=np.float64)
         if p.ndim != 1 or len(p) == 0 or not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
             raise ParameterError("ScoreScale.fit needs a non-empty array of probabilities in [0, 1].")
-        return cls(np.quantile(p, np.arange(_N_KNOTS) / (_N_KNOTS - 1)))
+        levels = np.arange(_N_KNOTS) / (_N_KNOTS - 1)
+        total = float(p.sum())
+        if total <= 0:
+            return cls(np.quantile(p, levels))
+        q = np.sort(p)
+        below = (np.cumsum(q) - q) / total  # share of the expected outcomes strictly below each sorted entity
+        return cls(q[np.clip(np.searchsorted(below, levels, side="right") - 1, 0, len(q) - 1)])
 
     def _points(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct knots and the lowest score of each for ``np.interp``."""
