@@ -147,6 +147,19 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     assert b2b.business == "contractual"
     pd.testing.assert_frame_equal(b2b.score(b2b_tables, b2b_as_of), b2b_scores, check_exact=False)
 
+    # lead scoring on the same B2B world: registered, today's list written and its top 10 printed
+    assert "registered crmml-leadscore version 1 as models:/crmml-leadscore@champion" in out
+    leads_out = out[out.index("Daily lead list as of"):]
+    assert "Top 10 leads:" in leads_out
+    daily = pd.read_csv(work / "leads_today.csv")
+    lead_model = crmml.load_scorer("models:/crmml-leadscore@champion",
+                                   tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert len(daily) == len(lead_model.score(b2b_tables, b2b_as_of)) and list(daily["rank"][:3]) == [1, 2, 3]
+    top10 = leads_out[leads_out.index("Top 10 leads:"):].splitlines()[2:12]
+    assert [r.split()[1] for r in top10] == list(daily["lead_id"][:10])
+    assert sorted(p.name for p in (work / "plots" / "leadscore").glob("*.png")) == [
+        "calibration_curve.png", "conversion_by_grade.png", "gain_chart.png", "reason_frequencies.png"]
+
 
 @pytest.mark.slow
 def test_demo_skips_churn_when_the_sample_world_is_too_small(tmp_path, monkeypatch, capsys):

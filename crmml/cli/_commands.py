@@ -225,7 +225,10 @@ _DEMO_CLV = {"business": "noncontractual", "transaction_model": "bgnbd", "horizo
 _DEMO_CHURN = {"business": "noncontractual", "horizon_days": 90.0, "num_threads": 1}
 #: B2B churn (a non-renewal) on a generated B2B world: the 300-account sample is below churn's training floor.
 _DEMO_CHURN_B2B = {"business": "contractual", "horizon_days": 90.0, "num_threads": 1}
-_DEMO_OUTPUTS = "b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet and churn_b2b_scores.parquet"
+#: Lead scoring on the same generated B2B world (9,000 leads; the cold-start model below 40 conversions).
+_DEMO_LEADS = {"horizon_days": 90.0, "num_threads": 1}
+_DEMO_OUTPUTS = ("b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet, churn_b2b_scores.parquet and "
+                 "leads_today.csv")
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
@@ -243,9 +246,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     data_b2b = work / "b2b"
     stale_b2b = _prepare_world_dir(data_b2b, "--workdir", own=True, force=False,
                                    fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
-    for folder in ("plots", "plots/churn", "plots/churn-b2b"):
+    for folder in ("plots", "plots/churn", "plots/churn-b2b", "plots/leadscore"):
         _check_writable(work / folder, "--workdir", want="folder")
-    for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet"):
+    for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet", "leads_today.csv"):
         _check_writable(work / file, "--workdir", want="file")
     jobs = {name: prepare_training(kind, params=params, holdout_days=a.holdout_days, tracking_uri=a.tracking_uri,
                                    register=True, name=name, alias="champion", plots_dir=plots,
@@ -253,7 +256,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
             for name, kind, params, plots in (("crmml-clv", "clv", _DEMO_CLV, work / "plots"),
                                               ("crmml-churn", "churn", _DEMO_CHURN, work / "plots" / "churn"),
                                               ("crmml-churn-b2b", "churn", _DEMO_CHURN_B2B,
-                                               work / "plots" / "churn-b2b"))}
+                                               work / "plots" / "churn-b2b"),
+                                              ("crmml-leadscore", "leadscore", _DEMO_LEADS,
+                                               work / "plots" / "leadscore"))}
     with _step(f"generating the sample B2C world ({a.customers:,} customers, seed {a.seed}) in {data}"):
         world = synthetic.make_b2c_world(a.customers, seed=a.seed)
         _clear(stale)  # the previous demo's world only (checked above)
@@ -280,8 +285,33 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         _clear(stale_b2b)
         synthetic.write_world(b2b, data_b2b)
     b2b_as_of = as_of if a.as_of is not None else b2b.end.normalize()
-    return _demo_churn(jobs["crmml-churn-b2b"], _load(str(data_b2b)), b2b_as_of, work / "churn_b2b_scores.parquet",
-                       a.top, fix="run the demo with more --accounts (the default 3000 is enough)")
+    b2b_tables = _load(str(data_b2b))
+    rc = _demo_churn(jobs["crmml-churn-b2b"], b2b_tables, b2b_as_of, work / "churn_b2b_scores.parquet",
+                     a.top, fix="run the demo with more --accounts (the default 3000 is enough)")
+    if rc != EXIT_OK:
+        return rc
+    return _demo_leads(jobs["crmml-leadscore"], b2b_tables, b2b_as_of, work / "leads_today.csv")
+
+
+def _demo_leads(job: Any, tables: Any, as_of: Any, out: Path) -> int:
+    """Train and register lead scoring, then today's prioritised list through ``models:/crmml-leadscore@champion``."""
+    from crmml.cli import _leadscore
+    from crmml.exceptions import InsufficientDataError
+    from crmml.leadscore import daily_list
+
+    try:
+        result = job.run(tables, as_of)
+    except InsufficientDataError as exc:
+        _err(f"warning: lead scoring skipped: too few conversions in the sample world. {exc}")
+        print("\nLead scoring: skipped — too few conversions (see the warning on stderr).")
+        return EXIT_OK
+    scorer = _load_model(result.registry_uri, job.tracking_uri, "leadscore")
+    with _step(f"today's lead list as of {_day(as_of)} ({scorer.model_type_} model) through {result.registry_uri}"):
+        daily = daily_list(scorer, tables, as_of)
+    with _step(f"writing {len(daily.frame):,} leads to {out}"):
+        _leadscore.write_list_atomic(daily.frame, str(out), "--workdir")
+    _leadscore.print_daily(daily, 10, f"the scores as of {_day(daily.previous_as_of)}")
+    return EXIT_OK
 
 
 def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int, *, fix: str) -> int:

@@ -140,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
                    "its b2c/ and b2b/ folders are the demo's own and are replaced on every run")
     d.add_argument("--customers", type=_COUNT, default=3000)
     d.add_argument("--accounts", type=_COUNT, default=3000,
-                   help="accounts of the generated B2B world for the contractual churn step (default 3000)")
+                   help="accounts of the generated B2B world for the contractual churn and lead-scoring steps "
+                        "(default 3000)")
     d.add_argument("--seed", type=_SEED, default=7)
     d.add_argument("--as-of", help="default: the end of the synthetic world")
     d.add_argument("--holdout-days", type=_NON_NEGATIVE, default=180.0)
