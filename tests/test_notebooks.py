@@ -50,6 +50,10 @@ def test_churn_notebook_is_present():
     assert NOTEBOOKS / "churn.ipynb" in PATHS
 
 
+def test_leadscore_notebook_is_present():
+    assert NOTEBOOKS / "leadscore.ipynb" in PATHS
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_notebook_is_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)

@@ -405,8 +405,10 @@ class LeadScoreModel(SupervisedScorer):
         """Score every lead open at ``as_of``: one row per lead, indexed by ``lead_id``.
 
         Columns: ``conversion_probability`` (calibrated P(convert in
-        ``[as_of, as_of + horizon)``)), ``score`` (1–99, the percentile among
-        the held-out cutoff's open leads), ``grade`` (A–D on the score),
+        ``[as_of, as_of + horizon)``)), ``score`` (1–99: the leads with a lower
+        probability account for about that share (%) of the conversions
+        expected among the held-out cutoff's open leads — an ABC analysis),
+        ``grade`` (A–D on the score),
         ``follow_up``, then ``reason_1..3`` (raising the probability) and
         ``reason_neg_1..2`` (lowering it), each with ``_feature`` and
         ``_contribution``. ``report`` receives the leads not scored (converted
@@ -454,7 +456,8 @@ class LeadScoreModel(SupervisedScorer):
             "supervised": m.summary(),
             "outputs": {
                 "conversion_probability": f"calibrated P(convert within {self.horizon_days:g} days)",
-                "score": "1–99: the lead ranks above about that share (%) of the leads open at the held-out cutoff",
+                "score": "1–99: leads with a lower probability hold about that share (%) of the conversions expected "
+                         "among the held-out cutoff's open leads (ABC analysis; grades hold about a quarter each)",
                 "grade": f"A ≥ {self.grade_a}, B ≥ {self.grade_b}, C ≥ {self.grade_c}, else D (on the score)",
                 "follow_up": " / ".join(self._follow_ups()),
                 "reason_1..3": "top factors raising the probability, in words, with their log-odds contributions",
