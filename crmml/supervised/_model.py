@@ -149,7 +149,7 @@ class BinaryOutcomeModel:
     tiers_ : TierPolicy
         Frozen.
     score_scale_ : ScoreScale
-        The 1–99 percentile score of a probability, frozen on the held-out
+        The 1–99 score of a probability (an ABC analysis of expected outcomes), frozen on the held-out
         cutoff's calibrated probabilities (for packages that show a score).
     score_table_ : dict
         ``{"count": [...], "positives": [...]}``: held-out entities and
