@@ -34,14 +34,17 @@ from crmml.supervised import (
     screen_columns,
 )
 
-__all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "LeadScoreModel", "lead_templates"]
+__all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "PICK_MAX_AGE_DAYS", "LeadScoreModel", "lead_templates"]
 
 GRADES = ("A", "B", "C", "D")
 COLD_START_FLOOR = 40
 """Fewer conversions than this in the training window (all cutoffs): the cold-start model only."""
 ENOUGH_CONVERSIONS = 400
 """From this many conversions on: LightGBM only. In between both are fitted and the better one on the
-held-out cutoff (ROC AUC of the cross-fitted probabilities; a tie goes to the cold-start model) is kept."""
+held-out cutoff is kept: the ROC AUC on the leads at most :data:`PICK_MAX_AGE_DAYS` old there (where the ranking
+matters: older open leads are mostly long dead and easy for both), on all held-out leads when those hold fewer than
+5 conversions; a tie goes to the cold-start model."""
+PICK_MAX_AGE_DAYS = 90
 _COLD_FLOORS = {"min_class_train": 5, "min_class_holdout": 2}
 _MIDDLE_FLOORS = {"min_class_train": 20, "min_class_holdout": 10}
 MODEL_TYPES = {"lightgbm": "lightgbm", "linear": "cold_start"}
@@ -62,6 +65,20 @@ def lead_templates() -> ReasonTemplates:
         ReasonTemplate("country", "country '{value}'", missing="country unknown"),
         ReasonTemplate("role", "role '{value}'", missing="role unknown"),
     ])
+
+
+def _pick_auc(model: BinaryOutcomeModel, tset: TrainingSet) -> float | None:
+    """Held-out ROC AUC on the young leads (at most PICK_MAX_AGE_DAYS old), else on every held-out lead."""
+    from sklearn.metrics import roc_auc_score
+
+    frame = tset.frame
+    held = (frame["cutoff"] == max(tset.cutoffs)).to_numpy()
+    young = held & (frame["age_days"].to_numpy(dtype=np.float64) <= PICK_MAX_AGE_DAYS)
+    y = np.asarray(tset.y)
+    if min(int(y[young].sum()), int((1 - y[young]).sum())) < 5:
+        return model.evaluation_.roc_auc
+    p = model.predict_proba(model.transform(frame.loc[young]))
+    return float(roc_auc_score(y[young], p))
 
 
 class _Text:
@@ -249,19 +266,21 @@ class LeadScoreModel(SupervisedScorer):
             kinds = ["lightgbm"]
         else:
             rule = (f"{n_pos} conversions in the training window, between {COLD_START_FLOOR} and "
-                    f"{ENOUGH_CONVERSIONS}: both fitted, the better held-out ROC AUC kept (ties: cold start)")
+                    f"{ENOUGH_CONVERSIONS}: both fitted, the better held-out ROC AUC on young leads kept "
+                    "(ties: cold start)")
             kinds = ["linear", "lightgbm"]
+        middle = n_pos < ENOUGH_CONVERSIONS  # LightGBM below "enough" uses the same lower floor, forced or not
         fitted: dict[str, BinaryOutcomeModel] = {}
         auc: dict[str, float | None] = {"lightgbm": None, "linear": None}
         for i, kind in enumerate(kinds):
-            floors = _COLD_FLOORS if kind == "linear" else (_MIDDLE_FLOORS if len(kinds) > 1 else {})
+            floors = _COLD_FLOORS if kind == "linear" else (_MIDDLE_FLOORS if middle else {})
             try:
                 fitted[kind] = self._fit_one(tset, ts, learner=kind, **floors)
             except InsufficientDataError:
                 if i + 1 < len(kinds) or fitted:  # the other candidate may still fit
                     continue
                 raise
-            auc[kind] = fitted[kind].evaluation_.roc_auc
+            auc[kind] = _pick_auc(fitted[kind], tset)
         if not fitted:  # pragma: no cover - the last candidate re-raises above
             raise InsufficientDataError(f"{self._fit_description(ts)}: no model could be fitted.")
         chosen = max(fitted, key=lambda k: (auc[k] if auc[k] is not None else -1.0, k == "linear"))
