@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _latency import score_row_latency
 
 from crmml.churn import ChurnModel
 from crmml.features import as_of_view, contractual_churn_labels, noncontractual_churn_labels
@@ -190,20 +191,10 @@ def speed(n, threads, latency_rows, score_n=None):
         # a nightly job scores "today": its tables end at as_of (the simulated world runs six months past it)
         batch(scorer, as_of_view(big.tables, AS_OF), Path(tmp) / "scores2.parquet",
               " from tables that end at as_of (a nightly job)")
-        rows = feats.set_index("customer_id")
-        pick = rows.sample(min(latency_rows, len(rows)), random_state=0)
-        mappings = [r.to_dict() for _, r in pick.iterrows()]
-        for m in mappings[:20]:
-            scorer.score_row(m)
-        lat = []
-        for m in mappings:
-            t0 = time.perf_counter()
-            scorer.score_row(m)
-            lat.append(time.perf_counter() - t0)
-        lat_ms = np.array(lat) * 1e3
+        lat_ms, picked = score_row_latency(scorer, feats.set_index("customer_id"), latency_rows)
         print(f"one customer, score_row (loaded scorer, reasons): p50 {np.percentile(lat_ms, 50):.2f} ms, "
               f"p99 {np.percentile(lat_ms, 99):.2f} ms over {len(lat_ms):,} calls")
-        ids = list(pick.index[:100])
+        ids = list(picked[:100])
         full = []
         t = big.tables
         t = t.replace(**{k: df[df["customer_id"].isin(ids)] for k, df in t.items() if "customer_id" in df})

@@ -99,6 +99,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _latency import score_row_latency
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -507,21 +508,11 @@ def speed(model, n_open, threads, n_rows=2000, n_full=100):
               f"{'' if n_open == 1_000_000 else ' (30 s per 1M, scaled)'}: {mark(total <= target)}")
         print("grades: " + ", ".join(f"{k} {v:,}" for k, v in
                                     scores["grade"].astype(str).value_counts().reindex(list(GRADES)).items()))
-        rows = feats.set_index("lead_id")
-        pick = rows.sample(min(n_rows, len(rows)), random_state=0)
-        mappings = [r.to_dict() for _, r in pick.iterrows()]
-        for m in mappings[:20]:
-            scorer.score_row(m)
-        lat = []
-        for m in mappings:
-            t0 = time.perf_counter()
-            scorer.score_row(m)
-            lat.append(time.perf_counter() - t0)
-        lat_ms = np.array(lat) * 1e3
+        lat_ms, picked = score_row_latency(scorer, feats.set_index("lead_id"), n_rows)
         p99 = np.percentile(lat_ms, 99)
         print(f"one lead, score_row (loaded scorer, reasons): p50 {np.percentile(lat_ms, 50):.2f} ms, p99 {p99:.2f} ms "
               f"over {len(lat_ms):,} calls  target p99 ≤ {ROW_P99_TARGET_MS:g} ms: {mark(p99 <= ROW_P99_TARGET_MS)}")
-        one_ids = list(pick.index[:n_full])
+        one_ids = list(picked[:n_full])
         le = tables.leads[tables.leads["lead_id"].isin(one_ids)]
         ev = tables.lead_events[tables.lead_events["lead_id"].isin(one_ids)]
         le_g, ev_g = dict(list(le.groupby("lead_id", sort=False))), dict(list(ev.groupby("lead_id", sort=False)))

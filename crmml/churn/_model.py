@@ -35,7 +35,7 @@ from crmml.supervised import (
     TierPolicy,
     crm_templates,
 )
-from crmml.supervised._scorer import finite_or_zero, nonnegative
+from crmml.supervised._scorer import TREE_PARAMETERS, finite_or_zero, nonnegative
 
 __all__ = ["ChurnModel", "churn_templates"]
 
@@ -176,12 +176,7 @@ class ChurnModel(SupervisedScorer):
         "medium_action": [_Action()],
         "high_action": [_Action()],
         "reasons_for": [Options(tuple(_REASONS_FOR))],
-        "learning_rate": [Interval(0, 1, closed="right")],
-        "num_leaves": [Interval(2, 4096, integer=True)],
-        "max_depth": [Interval(1, 64, integer=True)],
-        "tree_tolerance": [Interval(0, 0.5, closed="both")],
-        "num_threads": [Interval(0, 1024, integer=True)],
-        "seed": [Interval(0, 2**31 - 1, integer=True)],
+        **TREE_PARAMETERS,
     }
 
     def __init__(
@@ -294,10 +289,6 @@ class ChurnModel(SupervisedScorer):
 
     def _reasons_for(self) -> tuple[str, ...] | None:
         return _REASONS_FOR[self.reasons_for]
-
-    def _model_options(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "max_depth": self.max_depth,
-                "tree_tolerance": float(self.tree_tolerance), "allow_missing": (), "exclude": ()}
 
     def _fit_description(self, ts: pd.Timestamp) -> str:
         return (f"ChurnModel(business={self.business!r}, horizon_days={self.horizon_days:g}, "

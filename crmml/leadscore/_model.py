@@ -33,6 +33,7 @@ from crmml.supervised import (
     crm_templates,
     screen_columns,
 )
+from crmml.supervised._scorer import TREE_PARAMETERS
 
 __all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "PICK_MAX_AGE_DAYS", "LeadScoreModel", "lead_templates"]
 
@@ -175,12 +176,7 @@ class LeadScoreModel(SupervisedScorer):
         "follow_up_d": [_Text()],
         "static_columns": [_Names()],
         "allow_columns": [_Names()],
-        "learning_rate": [Interval(0, 1, closed="right")],
-        "num_leaves": [Interval(2, 4096, integer=True)],
-        "max_depth": [Interval(1, 64, integer=True)],
-        "tree_tolerance": [Interval(0, 0.5, closed="both")],
-        "num_threads": [Interval(0, 1024, integer=True)],
-        "seed": [Interval(0, 2**31 - 1, integer=True)],
+        **TREE_PARAMETERS,
     }
 
     def __init__(
@@ -323,10 +319,6 @@ class LeadScoreModel(SupervisedScorer):
 
     def _baseline(self) -> tuple[str, str]:
         return ("days_since_event", "decreasing")
-
-    def _model_options(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "max_depth": self.max_depth,
-                "tree_tolerance": float(self.tree_tolerance), "allow_missing": (), "exclude": ()}
 
     def _fit_description(self, ts: pd.Timestamp) -> str:
         return (f"LeadScoreModel(horizon_days={self.horizon_days:g}, n_cutoffs={self.n_cutoffs}) as of {ts.date()}")

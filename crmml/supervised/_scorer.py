@@ -36,6 +36,7 @@ import pandas as pd
 from crmml._artifact import ModelJsonArtifact
 from crmml._base import Estimator
 from crmml._payload import Payload
+from crmml._validation import Interval
 from crmml.data import CRMTables, ExclusionReport, as_tables, read_exclusion_counts
 from crmml.exceptions import InsufficientDataError
 from crmml.features import to_timestamp
@@ -47,12 +48,23 @@ from crmml.supervised._templates import ReasonTemplates
 from crmml.supervised._tiers import TierPolicy
 from crmml.supervised._training_set import TrainingSet, build_training_set, default_cutoffs
 
-__all__ = ["SupervisedScorer", "REASON_SAMPLE", "flat_exclusions", "reason_frequencies"]
+__all__ = ["SupervisedScorer", "REASON_SAMPLE", "TREE_PARAMETERS", "flat_exclusions", "reason_frequencies"]
 
 REASON_SAMPLE = 5000
 """Held-out rows (at most) whose reasons are counted at fit for the reason-frequency chart."""
 
 _CATEGORY_SCHEMA = "string"
+
+TREE_PARAMETERS: dict[str, list[Any]] = {
+    "learning_rate": [Interval(0, 1, closed="right")],
+    "num_leaves": [Interval(2, 4096, integer=True)],
+    "max_depth": [Interval(1, 64, integer=True)],
+    "tree_tolerance": [Interval(0, 0.5, closed="both")],
+    "num_threads": [Interval(0, 1024, integer=True)],
+    "seed": [Interval(0, 2**31 - 1, integer=True)],
+}
+"""Constraints of the LightGBM settings every supervised package exposes (its ``_parameter_constraints``
+include them: ``{**TREE_PARAMETERS, ...}``); :meth:`SupervisedScorer._tree_options` passes them on."""
 
 
 class SupervisedScorer(ModelJsonArtifact, Estimator):
@@ -124,8 +136,14 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         return None
 
     def _model_options(self) -> dict[str, Any]:
-        """Extra keyword arguments of the :class:`BinaryOutcomeModel` (LightGBM parameters ...)."""
-        return {}
+        """Extra keyword arguments of the :class:`BinaryOutcomeModel` (default: :meth:`_tree_options`)."""
+        return self._tree_options()
+
+    def _tree_options(self) -> dict[str, Any]:
+        """The LightGBM settings of :data:`TREE_PARAMETERS` as :class:`BinaryOutcomeModel` arguments."""
+        return {"learning_rate": self.learning_rate, "num_leaves": self.num_leaves,  # type: ignore[attr-defined]
+                "max_depth": self.max_depth, "tree_tolerance": float(self.tree_tolerance),  # type: ignore[attr-defined]
+                "allow_missing": (), "exclude": ()}
 
     def _fit_description(self, ts: pd.Timestamp) -> str:
         """How the model is named in the training floor's error (e.g. ``ChurnModel(...) as of 2025-07-01``)."""
