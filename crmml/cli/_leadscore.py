@@ -35,6 +35,9 @@ def _grade_cuts(text: str) -> tuple[int, int, int]:
 
 def add_train_options(t: argparse.ArgumentParser) -> None:
     """The LeadScoreModel hyperparameters ``crmml train leadscore`` exposes."""
+    t.add_argument("--learner", choices=("auto", "lightgbm", "linear"), default="auto",
+                   help="auto (default): the cold-start model below 40 conversions, LightGBM from 400, the better "
+                        "of both in between; or force one (docs/leadscore.md, Cold start)")
     t.add_argument("--horizon-days", type=_DAYS_POSITIVE, default=90.0,
                    help="the label: the lead converts within this many days after as_of")
     t.add_argument("--n-cutoffs", type=_COUNT, default=4, help="training cutoffs (the latest is held out)")
@@ -53,7 +56,7 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
 def train_params(a: argparse.Namespace) -> dict[str, Any]:
     """LeadScoreModel keyword arguments from the parsed options."""
     grade_a, grade_b, grade_c = a.grade_cuts
-    return {"horizon_days": a.horizon_days, "n_cutoffs": a.n_cutoffs,
+    return {"learner": a.learner, "horizon_days": a.horizon_days, "n_cutoffs": a.n_cutoffs,
             "grade_a": grade_a, "grade_b": grade_b, "grade_c": grade_c,
             "static_columns": tuple(a.static_column), "allow_columns": tuple(a.allow_column),
             "num_threads": a.num_threads}

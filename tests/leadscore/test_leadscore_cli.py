@@ -166,3 +166,15 @@ def test_daily_refuses_a_previous_file_without_scores(model_dir, data_dir, tmp_p
     pd.DataFrame({"lead_id": ["L1"], "grade": ["A"]}).to_csv(tmp_path / "prev.csv", index=False)
     assert _daily(model_dir, data_dir, "--previous", str(tmp_path / "prev.csv")) == EXIT_PARAM
     assert "has no 'score' column" in capsys.readouterr().err
+
+
+def test_train_leadscore_learner_option_forces_the_cold_start_model(data_dir, tmp_path, capsys):
+    from crmml.leadscore import LeadScoreModel
+
+    out = tmp_path / "cold"
+    rc = main(["train", "leadscore", "--data", str(data_dir), "--as-of", DAY, "--no-mlflow", "--num-threads", "1",
+               "--learner", "linear", "--save", str(out)])
+    assert rc == EXIT_OK
+    model = LeadScoreModel.load(out)
+    assert model.learner == "linear" and model.model_type_ == "cold_start"
+    assert model.selection_["rule"] == "learner='linear' (forced)"
