@@ -25,3 +25,14 @@ def score_row_latency(scorer: Any, features: pd.DataFrame, n: int, *, warmup: in
         scorer.score_row(m)
         lat.append(time.perf_counter() - t0)
     return np.array(lat) * 1e3, pick.index
+
+
+def score_latency(scorer: Any, one_entity_tables: list[Any], as_of: Any) -> np.ndarray:
+    """Milliseconds of ``scorer.score(tables, as_of)`` on each entity's own tables (features included)."""
+    scorer.score(one_entity_tables[0], as_of)  # warm-up
+    out = []
+    for one in one_entity_tables:
+        t0 = time.perf_counter()
+        scorer.score(one, as_of)
+        out.append(time.perf_counter() - t0)
+    return np.array(out) * 1e3

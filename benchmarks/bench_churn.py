@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _latency import score_row_latency
+from _latency import score_latency, score_row_latency
 
 from crmml.churn import ChurnModel
 from crmml.features import as_of_view, contractual_churn_labels, noncontractual_churn_labels
@@ -195,15 +195,11 @@ def speed(n, threads, latency_rows, score_n=None):
         print(f"one customer, score_row (loaded scorer, reasons): p50 {np.percentile(lat_ms, 50):.2f} ms, "
               f"p99 {np.percentile(lat_ms, 99):.2f} ms over {len(lat_ms):,} calls")
         ids = list(picked[:100])
-        full = []
         t = big.tables
         t = t.replace(**{k: df[df["customer_id"].isin(ids)] for k, df in t.items() if "customer_id" in df})
-        for cid in ids:
-            one = t.replace(**{k: df[df["customer_id"] == cid] for k, df in t.items() if "customer_id" in df})
-            t0 = time.perf_counter()
-            scorer.score(one, AS_OF)
-            full.append(time.perf_counter() - t0)
-        full_ms = np.array(full) * 1e3
+        ones = [t.replace(**{k: df[df["customer_id"] == cid] for k, df in t.items() if "customer_id" in df})
+                for cid in ids]
+        full_ms = score_latency(scorer, ones, AS_OF)
         print(f"one customer, score(tables) incl. features: p50 {np.percentile(full_ms, 50):.1f} ms, "
               f"p99 {np.percentile(full_ms, 99):.1f} ms over {len(full_ms)} calls")
 

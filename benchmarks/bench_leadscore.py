@@ -99,7 +99,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _latency import score_row_latency
+from _latency import score_latency, score_row_latency
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -518,13 +518,7 @@ def speed(model, n_open, threads, n_rows=2000, n_full=100):
         le_g, ev_g = dict(list(le.groupby("lead_id", sort=False))), dict(list(ev.groupby("lead_id", sort=False)))
         empty_ev = ev.iloc[:0]
         ones = [CRMTables.from_frames({"leads": le_g[i], "lead_events": ev_g.get(i, empty_ev)}) for i in one_ids]
-        scorer.score(ones[0], AS_OF)
-        full = []
-        for one in ones:
-            t0 = time.perf_counter()
-            scorer.score(one, AS_OF)
-            full.append(time.perf_counter() - t0)
-        full_ms = np.array(full) * 1e3
+        full_ms = score_latency(scorer, ones, AS_OF)
         print(f"one lead, score(tables of one lead) incl. features: p50 {np.percentile(full_ms, 50):.1f} ms, "
               f"p99 {np.percentile(full_ms, 99):.1f} ms over {len(full_ms)} calls")
 
