@@ -7,6 +7,8 @@ Commands::
     crmml train KIND             holdout check, fit, log to MLflow, save, register (crmml.training.train)
     crmml score --model URI      score every entity with a saved/registered model; the kind is read from
                                  the model (``crmml score clv --model URI`` also refuses another kind)
+    crmml leads daily            today's prioritised lead list (score, grade, follow-up, reasons, change since
+                                 yesterday) from a lead-scoring model, printed and written atomically
     crmml demo                   the main job on the embedded sample world
 
 Exit codes (also printed by ``crmml --help``)::
