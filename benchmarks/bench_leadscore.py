@@ -171,13 +171,9 @@ def baseline_p(y, days_since_event):
 
 
 # ----------------------------------------------------------------------------- oracles
-def oracles(world, ids):
-    """P(ever), P(convert in the window | p, age) and the Bayes posterior given the events too, for ``ids``."""
-    prm = world.params
-    theta = prm["lead_delay_mean_days"] / 2.0  # Gamma(2, theta)
-    B = float(prm["lead_burst_days"])
-    M = float(prm["lead_burst_mean"])
-    dec = float(prm["lead_event_decay_days"])
+def _delay(prm):
+    """CDF and density of the conversion delay, Gamma(2, theta)."""
+    theta = prm["lead_delay_mean_days"] / 2.0
 
     def F(x):
         x = np.maximum(x, 0.0) / theta
@@ -187,15 +183,22 @@ def oracles(world, ids):
         x = np.maximum(x, 0.0)
         return x * np.exp(-x / theta) / theta ** 2
 
-    tr = world.truth["leads"].set_index("lead_id").loc[ids]
-    le = world.tables.leads.set_index("lead_id").loc[ids]
-    p = tr["conversion_probability"].to_numpy()
-    ell = tr["conversion_logit"].to_numpy()
-    created = le["created_at"]
-    a = ((AS_OF - created) / DAY).to_numpy(dtype=np.float64)
-    p_win = p * (F(a + H) - F(a)) / (1.0 - p * F(a))
+    return F, f
 
-    # Bayes: s = T - as_of in [0, B) on a midpoint grid; beyond B no event before as_of can be a burst
+
+def _bayes_parts(world, ids, ell, a):
+    """``(num, den)`` with P(convert in the window | ell, events) = num / den; den ∝ P(open, events | ell) / P_eng.
+
+    ``P_eng`` is the likelihood of the events under engagement alone; the burst a converting lead shows in the
+    ``lead_burst_days`` before converting enters as a likelihood ratio on a grid over the conversion time.
+    """
+    prm = world.params
+    F, f = _delay(prm)
+    B = float(prm["lead_burst_days"])
+    M = float(prm["lead_burst_mean"])
+    dec = float(prm["lead_event_decay_days"])
+    p = 1.0 / (1.0 + np.exp(-ell))
+    # s = T - as_of in [0, B) on a midpoint grid; beyond B no event before as_of can be a burst
     G = 560
     ds = B / G
     s = (np.arange(G) + 0.5) * ds
@@ -220,19 +223,67 @@ def oracles(world, ids):
             np.add.at(log_lr, rr, np.log1p(np.where(inside, kb[lo:lo + 20_000, None] / ww, 0.0)))
     integral = (f(a[:, None] + s[None, :]) * np.exp(log_lr)).sum(axis=1) * ds
     num = p * (integral + F(a + H) - F(a + B))
-    p_bayes = num / (num + p * (1.0 - F(a + H)) + (1.0 - p))
-    # the observable part of the propensity: the generator's logit without its latent noise term (sd
-    # lead_noise_sd), averaged over that noise, then turned into the 90-day label like P(win|p,age)
-    nf = (prm["lead_intercept"]
-          + le["source"].map(dict(zip(prm["lead_sources"], prm["lead_source_effect"]))).astype(float).to_numpy()
-          + le["role"].map(dict(zip(prm["lead_roles"], prm["lead_role_effect"]))).astype(float).to_numpy()
-          + le["industry"].map(dict(zip(prm["industries"], prm["industry_health"]))).astype(float).to_numpy()
-          + prm["lead_size_effect"] * (np.log10(le["employees"].to_numpy(dtype=np.float64)) - 2.0))
+    return num, num + p * (1.0 - F(a + H)) + (1.0 - p)
+
+
+def _firmographic_logit(world, le):
+    """The generator's conversion logit without its latent noise term (source, role, industry, size)."""
+    prm = world.params
+    return (prm["lead_intercept"]
+            + le["source"].map(dict(zip(prm["lead_sources"], prm["lead_source_effect"]))).astype(float).to_numpy()
+            + le["role"].map(dict(zip(prm["lead_roles"], prm["lead_role_effect"]))).astype(float).to_numpy()
+            + le["industry"].map(dict(zip(prm["industries"], prm["industry_health"]))).astype(float).to_numpy()
+            + prm["lead_size_effect"] * (np.log10(le["employees"].to_numpy(dtype=np.float64)) - 2.0))
+
+
+def oracles(world, ids):
+    """P(ever), P(convert in the window | p, age), the Bayes posterior given the events too, and the
+    firmographics-only propensity, for ``ids``."""
+    prm = world.params
+    F, _ = _delay(prm)
+    tr = world.truth["leads"].set_index("lead_id").loc[ids]
+    le = world.tables.leads.set_index("lead_id").loc[ids]
+    p = tr["conversion_probability"].to_numpy()
+    ell = tr["conversion_logit"].to_numpy()
+    a = ((AS_OF - le["created_at"]) / DAY).to_numpy(dtype=np.float64)
+    p_win = p * (F(a + H) - F(a)) / (1.0 - p * F(a))
+    num, den = _bayes_parts(world, ids, ell, a)
+    # the observable part of the propensity: the logit without its latent noise term (sd lead_noise_sd),
+    # averaged over that noise, then turned into the 90-day label like P(win|p,age)
+    nf = _firmographic_logit(world, le)
     z, wz = np.polynomial.hermite_e.hermegauss(32)
     p_obs = (1.0 / (1.0 + np.exp(-(nf[:, None] + prm["lead_noise_sd"] * z[None, :])))) @ (wz / wz.sum())
     p_firmo = p_obs * (F(a + H) - F(a)) / (1.0 - p_obs * F(a))
-    return {"oracle P(ever)": p, "oracle P(win|p,age)": p_win, "oracle Bayes": p_bayes,
+    return {"oracle P(ever)": p, "oracle P(win|p,age)": p_win, "oracle Bayes": num / den,
             "firmographics only": p_firmo}
+
+
+def observable_bayes(world, ids, n_grid=24):
+    """P(convert in the window | everything the tables show): the Bayes posterior with the latent noise term
+    integrated out (Gauss–Hermite over its prior, weighted by the likelihood of the lead's events and of it
+    being still open) — the best any model can do on these rows."""
+    prm = world.params
+    le = world.tables.leads.set_index("lead_id").loc[ids]
+    a = ((AS_OF - le["created_at"]) / DAY).to_numpy(dtype=np.float64)
+    nf = _firmographic_logit(world, le)
+    ev = world.tables.lead_events
+    ev = ev[(ev["ts"] < AS_OF) & ev["lead_id"].isin(pd.Index(ids))]
+    n = ev.groupby("lead_id").size().reindex(pd.Index(ids), fill_value=0).to_numpy(dtype=np.float64)
+    k, b0 = float(prm["lead_event_propensity_effect"]), float(prm["lead_intercept"])
+    dec = float(prm["lead_event_decay_days"])
+    exposure = float(prm["lead_event_rate"]) * dec * -np.expm1(-a / dec)
+    z, wz = np.polynomial.hermite_e.hermegauss(n_grid)
+    logs, nums, dens = [], [], []
+    for zj, wj in zip(z, wz, strict=True):
+        ell = nf + prm["lead_noise_sd"] * zj
+        num, den = _bayes_parts(world, ids, ell, a)
+        # engagement likelihood: prod of intensities (ell enters as exp(k (ell - b0)) each) times exp(-integral)
+        logs.append(np.log(wj) + k * (ell - b0) * n - np.exp(k * (ell - b0)) * exposure)
+        nums.append(num)
+        dens.append(den)
+    logs = np.array(logs)
+    weight = np.exp(logs - logs.max(axis=0))
+    return (weight * np.array(nums)).sum(axis=0) / (weight * np.array(dens)).sum(axis=0)
 
 
 # ----------------------------------------------------------------------------- 1. quality
@@ -318,6 +369,13 @@ def quality_one(seed, n_accounts, n_leads, threads):
     res["grade_rates"], res["grade_ok"] = rates, ok
     res["grade_n"] = scores["grade"].astype(str).value_counts().reindex(list(GRADES), fill_value=0).tolist()
     res["recent_rows"] = (y[recent], {k: v[recent] for k, v in probs.items()})
+    obs = observable_bayes(w, ids[recent])
+    res["recent_rows"][1]["observable Bayes"] = obs
+    e_obs = evaluate(y[recent], obs)
+    g = e_obs.roc_auc - res["model"]["auc_recent"]
+    print(f"recent leads: observable Bayes ceiling (the latent term integrated out given the lead's events) "
+          f"AUC {e_obs.roc_auc:.4f}, ECE {e_obs.ece:.4f}; ceiling − model {g:+.4f} (paired bootstrap s.e. "
+          f"{gap_se(y[recent], obs, pm[recent]):.4f})")
     return res, w, model
 
 
@@ -356,7 +414,10 @@ def quality(seeds, n_accounts, n_leads, threads):
         print(f"recent leads pooled over seeds ({len(y):,} leads, {int(y.sum())} convert): AUC model "
               f"{auc(y, pr['model']):.4f}, oracle P(ever) {auc(y, pr['oracle P(ever)']):.4f}, "
               f"P(win|p,age) {auc(y, pr['oracle P(win|p,age)']):.4f}, Bayes {auc(y, pr['oracle Bayes']):.4f}, "
-              f"firmographics only {auc(y, pr['firmographics only']):.4f}; "
+              f"firmographics only {auc(y, pr['firmographics only']):.4f}, "
+              f"observable Bayes {auc(y, pr['observable Bayes']):.4f} (ceiling − model "
+              f"{auc(y, pr['observable Bayes']) - auc(y, pr['model']):+.4f}, s.e. "
+              f"{gap_se(y, pr['observable Bayes'], pr['model']):.4f}); "
               f"oracle P(ever) − model {g:+.4f} (s.e. {gap_se(y, pr['oracle P(ever)'], pr['model']):.4f}) "
               f"target ≤ {AUC_TARGET}: {mark(g <= AUC_TARGET)}")
     return first
