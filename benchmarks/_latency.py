@@ -36,3 +36,17 @@ def score_latency(scorer: Any, one_entity_tables: list[Any], as_of: Any) -> np.n
         scorer.score(one, as_of)
         out.append(time.perf_counter() - t0)
     return np.array(out) * 1e3
+
+
+def timed_batch(scorer: Any, tables: Any, as_of: Any,
+                out: Any) -> tuple[pd.DataFrame, pd.DataFrame, float, float, float]:
+    """Features, model and reasons, Parquet write of a batch score: ``(features, scores, t_feat, t_model, t_write)``."""
+    t0 = time.perf_counter()
+    feats = scorer.build_features(tables, as_of)
+    t_feat = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = scorer.predict_features(feats)
+    t_model = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores.to_parquet(out)
+    return feats, scores, t_feat, t_model, time.perf_counter() - t0

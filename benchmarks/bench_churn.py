@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _latency import score_latency, score_row_latency
+from _latency import score_latency, score_row_latency, timed_batch
 
 from crmml.churn import ChurnModel
 from crmml.features import as_of_view, contractual_churn_labels, noncontractual_churn_labels
@@ -152,15 +152,7 @@ def b2b_pooled(n, threads, seeds):
 
 def batch(scorer, tables, out, label):
     """Features + model and reasons + Parquet write, timed and printed; returns the features and scores."""
-    t0 = time.perf_counter()
-    feats = scorer.build_features(tables, AS_OF)
-    t_feat = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = scorer.predict_features(feats)
-    t_model = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores.to_parquet(out)
-    t_write = time.perf_counter() - t0
+    feats, scores, t_feat, t_model, t_write = timed_batch(scorer, tables, AS_OF, out)
     act = (scores["risk_tier"].astype(str) != "low").mean()
     print(f"score {len(scores):,}{label}: features {t_feat:.1f} s + model & reasons ({act:.0%} medium/high) "
           f"{t_model:.1f} s + write {t_write:.1f} s = {t_feat + t_model + t_write:.1f} s")

@@ -99,7 +99,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _latency import score_latency, score_row_latency
+from _latency import score_latency, score_row_latency, timed_batch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -539,16 +539,7 @@ def speed_world(n_open, seed=8):
 
 
 def batch(scorer, tables, out):
-    t0 = time.perf_counter()
-    feats = scorer.build_features(tables, AS_OF)
-    t_feat = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = scorer.predict_features(feats)
-    t_model = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores.to_parquet(out)
-    t_write = time.perf_counter() - t0
-    return feats, scores, t_feat, t_model, t_write
+    return timed_batch(scorer, tables, AS_OF, out)
 
 
 def speed(model, n_open, threads, n_rows=2000, n_full=100):
