@@ -428,6 +428,9 @@ def prepare_training(
                              f"{type(model).__name__} hyperparameters. Got {type(params).__name__} instead.")
     model.set_params(**dict(params or {}))  # an unknown name is a ParameterError listing the valid ones
     validate_params(model)
+    cross_check = getattr(model, "_check_params", None)
+    if callable(cross_check):
+        cross_check()  # parameters that contradict each other, before any table is loaded
     check_param("train", label["holdout_days"], holdout_days, [_HOLDOUT_DAYS])
     if register and not log:
         raise ParameterError(f"The {label['register']!r} parameter of train needs MLflow: registering a model "

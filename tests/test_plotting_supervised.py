@@ -120,34 +120,32 @@ def test_save_churn_plots_writes_pngs(churn_model, tmp_path):
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(p.name for p in paths.values())
 
 
-def test_unknown_kind_gets_generic_words(churn_model, ax):
-    other = SimpleNamespace(kind="other", output_names={"probability": "win_probability"},
-                            model_=churn_model.model_, reason_frequencies_=churn_model.reason_frequencies_)
-    supervised.plot_calibration_curve(other, ax=ax)
-    assert ax.get_xlabel() == "mean predicted win probability"
+@pytest.mark.parametrize("which, words", [
+    ("other", ("mean predicted win probability", None, "share of entities contacted (highest probability first)",
+               "share of positives reached", "share of held-out entities with this factor in their top 3 reasons")),
+    ("lead", ("mean predicted conversion probability", "observed conversion rate",
+              "share of leads contacted (best-scored first)", "share of converted leads reached",
+              "share of held-out leads with this factor in their top 3 reasons")),
+])
+def test_the_words_follow_the_kind(which, words, request, ax):
+    if which == "other":  # an unknown kind gets generic words (the outcome from its probability column)
+        churn_model = request.getfixturevalue("churn_model")
+        model = SimpleNamespace(kind="other", output_names={"probability": "win_probability"},
+                                model_=churn_model.model_, reason_frequencies_=churn_model.reason_frequencies_)
+    else:
+        model = request.getfixturevalue("lead_model")
+    calib_x, calib_y, gain_x, gain_y, reasons_x = words
+    supervised.plot_calibration_curve(model, ax=ax)
+    assert ax.get_xlabel() == calib_x and (calib_y is None or ax.get_ylabel() == calib_y)
     ax.clear()
-    supervised.plot_gain_chart(other, ax=ax)
-    assert ax.get_xlabel() == "share of entities contacted (highest probability first)"
-    assert ax.get_ylabel() == "share of positives reached"
+    supervised.plot_gain_chart(model, ax=ax)
+    assert ax.get_xlabel() == gain_x and ax.get_ylabel() == gain_y
     ax.clear()
-    supervised.plot_reason_frequencies(other, ax=ax)
-    assert ax.get_xlabel() == "share of held-out entities with this factor in their top 3 reasons"
+    supervised.plot_reason_frequencies(model, ax=ax)
+    assert ax.get_xlabel() == reasons_x
 
 
 # --------------------------------------------------------------- leadscore
-def test_lead_plots_use_lead_words(lead_model, ax):
-    supervised.plot_calibration_curve(lead_model, ax=ax)
-    assert ax.get_xlabel() == "mean predicted conversion probability"
-    assert ax.get_ylabel() == "observed conversion rate"
-    ax.clear()
-    supervised.plot_gain_chart(lead_model, ax=ax)
-    assert ax.get_xlabel() == "share of leads contacted (best-scored first)"
-    assert ax.get_ylabel() == "share of converted leads reached"
-    ax.clear()
-    supervised.plot_reason_frequencies(lead_model, ax=ax)
-    assert ax.get_xlabel() == "share of held-out leads with this factor in their top 3 reasons"
-
-
 def test_save_plots_of_the_leadscore_kind(lead_model, tmp_path):
     paths = save_plots(lead_model, None, tmp_path)
     assert list(paths) == ["calibration_curve", "gain_chart", "reason_frequencies", "conversion_by_grade"]

@@ -250,7 +250,7 @@ def daily_list(
     ids = feats["lead_id"].astype(str)
     if "days_since_event" in feats.columns:
         dse = pd.Series(feats["days_since_event"].to_numpy(dtype=np.float64), index=ids.to_numpy())
-    else:  # pragma: no cover - a lead-scoring model always keeps it (a feature and a context column)
+    else:  # a model trained without lead_events has no activity recency: ties keep the lead id order
         dse = pd.Series(np.nan, index=ids.to_numpy())
 
     frame = pd.DataFrame({"lead_id": scores.index.astype(str).to_numpy()})

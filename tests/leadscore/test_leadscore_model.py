@@ -111,3 +111,10 @@ def test_parameter_errors_name_the_parameter(lead_world):
     with pytest.raises(ParameterError, match=re.escape("'allow_columns' parameter of LeadScoreModel names columns "
                                                        "that are not in 'static_columns': ['x']")):
         LeadScoreModel(allow_columns=("x",)).fit(lead_world.tables, AS_OF)
+
+
+def test_contradicting_parameters_are_refused_before_any_table_is_read():
+    from crmml.training import prepare_training
+
+    with pytest.raises(ParameterError, match=re.escape("that are not in 'static_columns': ['x']")):
+        prepare_training("leadscore", params={"allow_columns": ("x",)}, log=False)
