@@ -40,7 +40,10 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
                         "of both in between; or force one (docs/leadscore.md, Cold start)")
     t.add_argument("--horizon-days", type=_DAYS_POSITIVE, default=90.0,
                    help="the label: the lead converts within this many days after as_of")
-    t.add_argument("--n-cutoffs", type=_COUNT, default=4, help="training cutoffs (the latest is held out)")
+    t.add_argument("--n-cutoffs", type=_COUNT, default=36,
+                   help="training cutoffs (the latest is held out; those before the first lead are skipped)")
+    t.add_argument("--cutoff-spacing-days", type=_DAYS_POSITIVE, default=30.0,
+                   help="days between training cutoffs (default 30: each lead is seen young at several cutoffs)")
     t.add_argument("--grade-cuts", type=_grade_cuts, default=(75, 50, 25), metavar="A,B,C",
                    help="score cut points of grades A, B and C (default 75,50,25; below C is D)")
     t.add_argument("--static-column", action="append", default=[], metavar="NAME",
@@ -57,7 +60,7 @@ def train_params(a: argparse.Namespace) -> dict[str, Any]:
     """LeadScoreModel keyword arguments from the parsed options."""
     grade_a, grade_b, grade_c = a.grade_cuts
     return {"learner": a.learner, "horizon_days": a.horizon_days, "n_cutoffs": a.n_cutoffs,
-            "grade_a": grade_a, "grade_b": grade_b, "grade_c": grade_c,
+            "cutoff_spacing_days": a.cutoff_spacing_days, "grade_a": grade_a, "grade_b": grade_b, "grade_c": grade_c,
             "static_columns": tuple(a.static_column), "allow_columns": tuple(a.allow_column),
             "num_threads": a.num_threads}
 

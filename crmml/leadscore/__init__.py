@@ -4,7 +4,14 @@ See ``docs/leadscore.md``. :func:`daily_list` turns a fitted model into the sale
 """
 
 from crmml.leadscore._daily import DAILY_COLUMNS, DailyList, daily_list
-from crmml.leadscore._model import COLD_START_FLOOR, ENOUGH_CONVERSIONS, GRADES, LeadScoreModel, lead_templates
+from crmml.leadscore._model import (
+    COLD_START_FLOOR,
+    ENOUGH_CONVERSIONS,
+    GRADES,
+    PICK_MARGIN,
+    LeadScoreModel,
+    lead_templates,
+)
 
 __all__ = [
     "COLD_START_FLOOR",
@@ -13,6 +20,7 @@ __all__ = [
     "ENOUGH_CONVERSIONS",
     "GRADES",
     "LeadScoreModel",
+    "PICK_MARGIN",
     "daily_list",
     "lead_templates",
 ]

@@ -190,8 +190,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         ts = to_timestamp(as_of)
         self._require_tables(t, "fit")
         h = float(self.horizon_days)  # type: ignore[attr-defined]
-        cutoffs = default_cutoffs(ts, h, n=int(self.n_cutoffs),  # type: ignore[attr-defined]
-                                  spacing_days=self.cutoff_spacing_days)  # type: ignore[attr-defined]
+        cutoffs = self._training_cutoffs(t, ts, h)
         tset = self._prepare_training_set(build_training_set(self._training_features, self._labels, t, cutoffs,
                                                              h, ts))
         model = self._fit_spine(tset, ts)
@@ -203,6 +202,13 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
                              "unit": e.get("unit", "rows")} for e in flat_exclusions(tset.exclusions_dict())]
         self.reason_frequencies_ = reason_frequencies(model, tset, int(self.seed))  # type: ignore[attr-defined]
         return self
+
+    def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
+        """The training cutoffs (oldest first; the latest is held out): ``n_cutoffs`` of
+        :func:`~crmml.supervised.default_cutoffs`, ``cutoff_spacing_days`` apart. A package may drop
+        cutoffs its data cannot fill."""
+        return default_cutoffs(ts, horizon, n=int(self.n_cutoffs),  # type: ignore[attr-defined]
+                               spacing_days=self.cutoff_spacing_days)  # type: ignore[attr-defined]
 
     def _check_params(self) -> None:
         """Checks across parameters, after the per-parameter constraints."""

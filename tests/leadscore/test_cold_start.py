@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from crmml.exceptions import IncompatibleArtifactError
-from crmml.leadscore import COLD_START_FLOOR, LeadScoreModel
+from crmml.leadscore import COLD_START_FLOOR, ENOUGH_CONVERSIONS, PICK_MARGIN, LeadScoreModel
+from crmml.leadscore._model import _pick
 from crmml.supervised import FeatureSpec
 from crmml.supervised._linear import LinearModel
 
@@ -20,7 +21,8 @@ from .conftest import AS_OF
 def few_leads():
     from crmml.synthetic import make_b2b_world
 
-    return make_b2b_world(300, n_leads=1500, seed=5).tables  # about 20 conversions in the training window
+    # a CRM started a year before as_of: 36 conversions in the training window (10 monthly cutoffs)
+    return make_b2b_world(300, n_leads=400, seed=5, start="2024-07-01").tables
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +50,27 @@ def test_cold_start_round_trips_and_scores_one_lead_like_the_batch(cold, few_lea
     assert one["reason_1"] == scores.at[lid, "reason_1"]
 
 
-def test_in_between_both_are_fitted_and_the_better_held_out_auc_is_kept(lead_world):
-    m = LeadScoreModel(num_threads=1).fit(lead_world.tables, AS_OF)  # ~170 conversions: between the floors
-    auc = m.selection_["holdout_roc_auc"]
-    assert auc["lightgbm"] is not None and auc["linear"] is not None
-    best = "lightgbm" if auc["lightgbm"] > auc["linear"] else "linear"
-    assert m.selection_["chosen"] == best == m.model_.learner
+def test_in_between_both_are_fitted_and_lightgbm_must_win_clearly_on_the_held_out_cutoff():
+    from crmml.synthetic import make_b2b_world
 
+    world = make_b2b_world(300, n_leads=2000, seed=5)
+    m = LeadScoreModel(num_threads=1).fit(world.tables, AS_OF)  # 224 conversions: between the floors
+    assert COLD_START_FLOOR < m.selection_["conversions"] < ENOUGH_CONVERSIONS
+    young, every = m.selection_["holdout_roc_auc"], m.selection_["holdout_roc_auc_all"]
+    assert None not in (*young.values(), *every.values())
+    clear = young["lightgbm"] >= young["linear"] + PICK_MARGIN and every["lightgbm"] >= every["linear"]
+    assert m.selection_["chosen"] == ("lightgbm" if clear else "linear") == m.model_.learner
+
+
+@pytest.mark.parametrize(("young", "every", "chosen"), [
+    ({"lightgbm": 0.80, "linear": 0.79}, {"lightgbm": 0.95, "linear": 0.90}, "linear"),   # young gain < margin
+    ({"lightgbm": 0.82, "linear": 0.79}, {"lightgbm": 0.89, "linear": 0.90}, "linear"),   # worse on all leads
+    ({"lightgbm": 0.81, "linear": 0.79}, {"lightgbm": 0.90, "linear": 0.90}, "lightgbm"),  # margin met, all equal
+    ({"lightgbm": None, "linear": 0.79}, {"lightgbm": None, "linear": 0.90}, "linear"),
+])
+def test_the_pick_rule_keeps_the_cold_start_unless_lightgbm_wins_clearly(young, every, chosen):
+    fitted = {k: object() for k, v in young.items() if v is not None}
+    assert _pick(fitted, young, every) == chosen
 
 def _linear_world(seed=0, n=4000):
     rng = np.random.default_rng(seed)
