@@ -6,7 +6,7 @@ Usage::
     python benchmarks/bench_leadscore.py --quick    # smaller worlds, fewer seeds
 
 Every world is ``crmml.synthetic.make_b2b_world`` (window 2022-01-01 – 2025-12-31),
-fitted as of 2025-07-01 with the default 4 cutoffs and the 90-day label
+fitted as of 2025-07-01 with the default 36 monthly cutoffs and the 90-day label
 (``lead_conversion_labels``): the lead converts in ``[as_of, as_of + 90 d)``,
 a window that lies inside the simulated data.
 
@@ -57,10 +57,11 @@ min(14 d, D) before it converts.
    ``model_type_`` and ``selection_``; per seed, min–max across seeds and the
    recent leads pooled over seeds.
 
-2. **Cold start**: small worlds whose training window (4 cutoffs, stacked)
-   holds about 40 and about 120 conversions (``make_b2b_world(20,
-   n_leads=2_400 / 6_000)``; the actual
-   count is ``selection_["conversions"]``), 5 seeds each (3 with ``--quick``),
+2. **Cold start**: a CRM started a year before as_of
+   (``make_b2b_world(20, n_leads=450 / 1_350, start="2024-07-01")``, 10 monthly
+   training cutoffs after the first lead) whose training window holds about 40
+   and about 120 distinct conversions (the actual count is
+   ``selection_["conversions"]``), 5 seeds each (3 with ``--quick``),
    fitted with ``learner="auto"``, forced ``"linear"`` (cold start) and forced
    ``"lightgbm"`` (may refuse with ``InsufficientDataError``). AUC on the
    small world's own open leads at as_of (recent and all — few leads, noisy;
@@ -124,6 +125,7 @@ ROW_P99_TARGET_MS = 5.0
 ENGAGEMENT_TYPE_P = dict(zip(LEAD_ENGAGEMENT_TYPES, (0.35, 0.3, 0.12, 0.1, 0.05, 0.04, 0.02, 0.02)))
 BURST_TYPE_P = dict(zip(LEAD_BURST_TYPES, (0.3, 0.3, 0.2, 0.1, 0.1)))
 DAY = pd.Timedelta(days=1)
+COLD_START = "2024-07-01"  # the cold-start worlds: a CRM started a year before as_of
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -438,13 +440,13 @@ def cold_start(sizes, seeds, eval_leads, threads):
           f"P(win|p,age) AUC recent {auc(y_ev[rec], p_or[rec]):.4f}, all {auc(y_ev, p_or):.4f}")
     learners = ("auto", "linear", "lightgbm")
     for target, n_leads in sizes:
-        print(f"\n-- about {target} conversions in the training window: make_b2b_world(20, n_leads={n_leads:,}), "
-              f"seeds {list(seeds)}")
+        print(f"\n-- about {target} conversions in the training window: make_b2b_world(20, n_leads={n_leads:,}, "
+              f"start={COLD_START!r}), seeds {list(seeds)}")
         print(f"{'seed':>5}{'conv':>6}  {'learner':9}{'type':>11}{'fit s':>7}  {'own: n rec/pos':>15}"
               f"{'AUC rec':>9}{'AUC all':>9}  {'eval: AUC rec':>14}{'AUC all':>9}{'ECE all':>9}{'beats base':>11}")
         table = {k: [] for k in learners}
         for s in seeds:
-            w = make_b2b_world(20, n_leads=n_leads, seed=100 + s)
+            w = make_b2b_world(20, n_leads=n_leads, seed=100 + s, start=COLD_START)
             y_own = lead_conversion_labels(w.tables, AS_OF, H)["converted"]
             own_ids = y_own.index
             y_own = y_own.to_numpy()
@@ -604,7 +606,7 @@ def main():
     if not a.skip_quality:
         first = quality(seeds, n_accounts, n_leads, a.threads)
     if not a.skip_cold_start:
-        cold_start([(40, 2_400), (120, 6_000)], cold_seeds, 30_000 if a.quick else 100_000, a.threads)
+        cold_start([(40, 450), (120, 1_350)], cold_seeds, 30_000 if a.quick else 100_000, a.threads)
     if (not a.skip_stability or not a.skip_speed) and first is None:
         w = make_b2b_world(n_accounts, n_leads=n_leads, seed=seeds[0])
         first = (w, LeadScoreModel(num_threads=a.threads).fit(w.tables, AS_OF))
