@@ -34,6 +34,7 @@ from crmml.supervised import (
     screen_columns,
 )
 from crmml.supervised._scorer import TREE_PARAMETERS
+from crmml.supervised._static import add_static_columns
 
 __all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "PICK_MARGIN", "PICK_MAX_AGE_DAYS", "LeadScoreModel",
            "lead_templates"]
@@ -373,19 +374,7 @@ class LeadScoreModel(SupervisedScorer):
 
     # --------------------------------------------------------------- features
     def _features(self, view: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
-        frame = lead_features(view, ts)
-        if self.static_columns:
-            extra = view.leads.set_index("lead_id")[list(self.static_columns)]
-            extra = extra.reindex(frame.index)
-            for c in extra.columns:
-                col = extra[c]
-                if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
-                    frame[c] = col.to_numpy(dtype=np.float64, na_value=np.nan)
-                elif pd.api.types.is_datetime64_any_dtype(col.dtype):
-                    frame[c] = (ts - col).dt.total_seconds().to_numpy() / 86_400.0  # days before as_of
-                else:
-                    frame[c] = col.astype("category")
-        return frame
+        return add_static_columns(lead_features(view, ts), view.leads, "lead_id", self.static_columns, ts)
 
     def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
         return self._features(as_of_view(t, ts), ts)

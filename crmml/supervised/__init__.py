@@ -38,11 +38,13 @@ from crmml.supervised._spec import KINDS, Column, Encoded, FeatureSpec
 from crmml.supervised._split import MIN_CLASS_HOLDOUT, MIN_CLASS_TRAIN, TimeSplit, split_by_cutoff
 from crmml.supervised._templates import ReasonTemplate, ReasonTemplates, crm_templates
 from crmml.supervised._tiers import Tier, TierPolicy
+from crmml.supervised._timing import DAYS_AHEAD, expand_over_horizons, horizon_curve, horizon_curve_row
 from crmml.supervised._training_set import CUTOFF, TrainingSet, build_training_set, default_cutoffs
 
 __all__ = [
     "BOOSTER_TXT",
     "CUTOFF",
+    "DAYS_AHEAD",
     "DEFAULT_TIERS",
     "ISOTONIC_MIN_CLASS",
     "KINDS",
@@ -80,7 +82,10 @@ __all__ = [
     "default_cutoffs",
     "default_min_data_in_leaf",
     "evaluate",
+    "expand_over_horizons",
     "expected_calibration_error",
+    "horizon_curve",
+    "horizon_curve_row",
     "explain_contributions",
     "explain_row",
     "fit_calibrator",

@@ -128,8 +128,8 @@ class Calibrator:
             raise ParameterError("Isotonic breakpoints must be finite, x strictly increasing and y non-decreasing "
                                  "in [0, 1], of equal non-zero length.")
         if not (isinstance(tie_break, (int, float)) and 0.0 <= tie_break <= _MAX_TIE_BREAK):
-            raise ParameterError(f"The 'tie_break' of an isotonic calibrator must be a number in [0, {_MAX_TIE_BREAK}]. "
-                                 f"Got {tie_break!r} instead.")
+            raise ParameterError(f"The 'tie_break' of an isotonic calibrator must be a number in "
+                                 f"[0, {_MAX_TIE_BREAK}]. Got {tie_break!r} instead.")
         return cls("isotonic", x, y, tie_break=float(tie_break))
 
     @classmethod

@@ -35,6 +35,7 @@ from crmml.supervised._spec import FeatureSpec
 from crmml.supervised._split import MIN_CLASS_HOLDOUT, MIN_CLASS_TRAIN, split_by_cutoff
 from crmml.supervised._templates import ReasonTemplates, crm_templates
 from crmml.supervised._tiers import TierPolicy
+from crmml.supervised._timing import DAYS_AHEAD
 from crmml.supervised._training_set import TrainingSet
 
 __all__ = ["BinaryOutcomeModel", "SUPERVISED_JSON", "BOOSTER_TXT", "SCHEMA_VERSION", "DEFAULT_TIERS",
@@ -455,7 +456,20 @@ class BinaryOutcomeModel:
     def contributions(self, X: np.ndarray, *, num_threads: int | None = None) -> np.ndarray:
         """Raw-score contributions ``(n, n_features + 1)``; the last column is the bias."""
         self._check_fitted("contributions")
-        return self.tree_.contributions(_matrix(X, len(self.spec_)), num_threads=self._threads(num_threads))
+        return self._fold_query(self.tree_.contributions(_matrix(X, len(self.spec_)),
+                                                         num_threads=self._threads(num_threads)))
+
+    def _fold_query(self, contrib: np.ndarray) -> np.ndarray:
+        """Move the look-ahead's contribution (:data:`~crmml.supervised.DAYS_AHEAD`) into the bias.
+
+        The look-ahead is the question asked ("within how many days?"), not a property of the entity, so it is
+        never a reason; the contributions still add up to the raw score.
+        """
+        if DAYS_AHEAD in self.spec_.names:
+            j = self.spec_.index(DAYS_AHEAD)
+            contrib[:, -1] += contrib[:, j]
+            contrib[:, j] = 0.0
+        return contrib
 
     def explain(self, X: np.ndarray, frame: pd.DataFrame | None = None, *, num_threads: int | None = None
                 ) -> pd.DataFrame:
@@ -525,7 +539,7 @@ class BinaryOutcomeModel:
         if action is not None:
             out["action"] = str(action[0])
         if reasons and (reasons_for is None or out["tier"] in set(reasons_for)):
-            contrib = self.tree_.contributions(x, num_threads=1)
+            contrib = self._fold_query(self.tree_.contributions(x, num_threads=1))
             out.update(explain_row(contrib[0], x[0], self.spec_, self.templates_,
                                    n_increasing=self.n_increasing, n_decreasing=self.n_decreasing, extra=row))
         elif reasons:

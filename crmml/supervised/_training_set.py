@@ -105,6 +105,11 @@ class TrainingSet:
         Every requested cutoff, oldest first (a cutoff may have no rows).
     exclusions : dict
         Cutoff → :class:`~crmml.data.ExclusionReport` of that cutoff's build.
+    row_keys : tuple of str
+        Feature columns that, with the entity and the cutoff, identify a row
+        when an entity has several rows per cutoff (``("days_ahead",)`` for
+        :func:`~crmml.supervised.expand_over_horizons`); empty: one row per
+        entity and cutoff.
     """
 
     frame: pd.DataFrame
@@ -114,14 +119,15 @@ class TrainingSet:
     as_of: pd.Timestamp
     cutoffs: tuple[pd.Timestamp, ...]
     exclusions: Mapping[pd.Timestamp, ExclusionReport] = field(default_factory=dict)
+    row_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_horizon(self.horizon_days, "TrainingSet")
         f = self.frame
         if not isinstance(f, pd.DataFrame):
             raise TypeError(f"TrainingSet.frame must be a pandas DataFrame, got {type(f).__name__}.")
-        problems = [Problem("training set", c, "required column") for c in (self.entity, CUTOFF, self.label)
-                    if c not in f.columns]
+        problems = [Problem("training set", c, "required column")
+                    for c in (self.entity, CUTOFF, self.label, *self.row_keys) if c not in f.columns]
         if problems:
             raise DataContractError(problems, context="building a TrainingSet")
         if not pd.api.types.is_datetime64_dtype(f[CUTOFF].dtype):
@@ -135,9 +141,10 @@ class TrainingSet:
             raise DataContractError([Problem("training set", self.label, "a binary label: 0 or 1, no missing values",
                                              int(bad.sum()), examples_of(y[bad].head(3).map(repr)))],
                                     context="building a TrainingSet")
-        dup = f.duplicated([self.entity, CUTOFF])
+        dup = f.duplicated([self.entity, CUTOFF, *self.row_keys])
         if dup.any():
-            raise DataContractError([Problem("training set", self.entity, "one row per (entity, cutoff)",
+            key = ", ".join(("entity", "cutoff", *self.row_keys))
+            raise DataContractError([Problem("training set", self.entity, f"one row per ({key})",
                                              int(dup.sum()), examples_of(f.loc[dup, self.entity].head(3)))],
                                     context="building a TrainingSet")
         cutoffs = tuple(sorted(set(self.cutoffs) | set(pd.DatetimeIndex(f[CUTOFF].unique()))))
