@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.clv", "CLVModel"),
     "churn": ("crmml.churn", "ChurnModel"),
     "leadscore": ("crmml.leadscore", "LeadScoreModel"),
+    "forecast": ("crmml.forecast", "PipelineForecastModel"),
 }
 
 

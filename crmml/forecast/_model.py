@@ -1,0 +1,592 @@
+"""PipelineForecastModel: per-deal win and timing probabilities on the supervised spine.
+
+One spine model gives the time-to-win distribution of every open deal:
+``F(d | x)`` = P(won within ``d`` days after as_of), trained on each
+(deal, cutoff) row repeated over a grid of look-ahead days
+(:func:`crmml.supervised.expand_over_horizons`), LightGBM monotone in the
+look-ahead and a monotone calibrator — so P(won by t) never decreases in t
+and reaches ``win_probability = F(horizon)``. A second spine model of the
+same form gives P(closed — won or lost — within ``d`` days), for the chance
+that a deal slips past the close date in the CRM. Features come from
+:func:`crmml.features.opportunity_features` (stage, time in stage, age,
+amount and its changes, regressions, close-date slips, the account's
+activity and buying center, the owner's record as of the cutoff) plus the
+extra ``opportunities`` columns the user declares static (screened for
+leakage first). See ``docs/forecast.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from crmml._payload import Payload
+from crmml._validation import Interval, Options
+from crmml.data import DEFAULT_OPEN_STAGES, CRMTables, ExclusionReport
+from crmml.exceptions import ParameterError
+from crmml.features import as_of_view, opportunity_features, opportunity_outcome_labels
+from crmml.forecast._bookings import QUANTILES, new_business_history, simulate_open, stage_win_rates
+from crmml.forecast._periods import PERIODS, period_bounds
+from crmml.supervised import (
+    DAYS_AHEAD,
+    BinaryOutcomeModel,
+    LeakageReport,
+    ReasonTemplate,
+    ReasonTemplates,
+    SupervisedScorer,
+    TierPolicy,
+    TrainingSet,
+    crm_templates,
+    expand_over_horizons,
+    horizon_curve,
+    horizon_curve_row,
+    screen_columns,
+)
+from crmml.supervised._model import BOOSTER_TXT
+from crmml.supervised._scorer import TREE_PARAMETERS
+from crmml.supervised._static import add_static_columns
+
+__all__ = ["PipelineForecastModel", "WIN_GRID", "forecast_templates"]
+
+WIN_GRID = (7, 14, 21, 30, 45, 60, 75, 90, 120, 150)
+"""Look-ahead days of the training rows (the horizon is always added)."""
+CURVE_STEP_DAYS = 7
+"""Spacing of the grid on which the median close date is interpolated."""
+_CONTRACT = ("opportunity_id", "customer_id", "created_at", "amount", "stage", "expected_close_at", "closed_at",
+             "won", "owner")
+_MAX_STATIC = 32
+DAY_NS = 86_400e9
+
+
+def forecast_templates() -> ReasonTemplates:
+    """:func:`~crmml.supervised.crm_templates` plus the wording of the opportunity columns."""
+    return crm_templates().extended([
+        ReasonTemplate("stage", "stage '{value}'", missing="stage unknown"),
+        ReasonTemplate("stage_index", "at step {value:.0f} of the pipeline"),
+        ReasonTemplate("age_days", "open for {value:count:day:days}"),
+        ReasonTemplate("amount", "amount {value:,.0f}"),
+        ReasonTemplate("n_stage_regressions", "moved back a stage {value:count:time:times}"),
+        ReasonTemplate("n_stage_changes", "{value:count:stage change:stage changes}"),
+        ReasonTemplate("days_since_update", "no update for {value:count:day:days}"),
+        ReasonTemplate("close_slip_days", "close date pushed back {value:,.0f} days in total"),
+        ReasonTemplate("amount_change_ratio", "amount changed {value:+.0%} since creation"),
+        ReasonTemplate("owner_closed_count", "owner closed {value:count:deal:deals} before"),
+        ReasonTemplate("account_won_opportunities", "account won {value:count:deal:deals} before"),
+        ReasonTemplate("account_lost_opportunities", "account lost {value:count:deal:deals} before"),
+        ReasonTemplate("account_contacts", "{value:count:contact:contacts} at the account"),
+        ReasonTemplate("account_contact_roles", "{value:count:role:roles} in the buying center"),
+    ])
+
+
+class _Text:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and 0 < len(value) <= 64
+
+    def __str__(self) -> str:
+        return "a non-empty name"
+
+
+class _Names:
+    json_array = True
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, (tuple, list)) and len(value) <= _MAX_STATIC and all(
+            isinstance(v, str) and 0 < len(v) <= 128 for v in value) and len(set(value)) == len(value)
+
+    def __str__(self) -> str:
+        return f"a list of at most {_MAX_STATIC} distinct column names"
+
+
+class PipelineForecastModel(SupervisedScorer):
+    """Win probability, timing, slip risk, expected bookings and reasons per open opportunity.
+
+    Parameters
+    ----------
+    period : {"quarter", "month"}, default="quarter"
+        The bookings period: ``close_in_period_probability`` and
+        ``expected_bookings`` refer to the calendar period holding ``as_of``.
+    horizon_days : float, default=184
+        How far the model looks: ``win_probability`` = P(won within
+        ``horizon_days`` after as_of) — "eventually" for all but the longest
+        cycles; 184 days cover this and the next quarter. Period forecasts
+        may reach at most this far.
+    n_cutoffs : int, default=24
+        Training cutoffs (the latest, ``as_of - horizon``, is held out);
+        those before the first opportunity are skipped.
+    cutoff_spacing_days : float or None, default=30
+    static_columns : tuple of str, default=()
+        Extra columns of the ``opportunities`` table to use as features. An
+        opportunities export holds *today's* values, so each is screened for
+        leakage and refused when it alone (or its missingness) nearly
+        predicts the label.
+    allow_columns : tuple of str, default=()
+        Static columns to use even though the screen flags them.
+    n_simulations : int, default=2000
+        Monte Carlo draws of the period forecast.
+    learning_rate, num_leaves, max_depth, tree_tolerance, num_threads, seed
+        LightGBM settings.
+
+    Attributes
+    ----------
+    model_ : BinaryOutcomeModel
+        P(won within ``days_ahead``), monotone in ``days_ahead``.
+    closing_ : BinaryOutcomeModel
+        P(closed, won or lost, within ``days_ahead``).
+    leakage_ : LeakageReport or None
+    as_of_, cutoffs_, exclusions_, reason_frequencies_
+        As for every supervised crmml model.
+    """
+
+    kind: ClassVar[str] = "forecast"
+    entity: ClassVar[str] = "opportunity_id"
+    display_name: ClassVar[str] = "pipeline forecast"
+    output_names: ClassVar[dict[str, str | None]] = {"probability": "win_probability", "tier": None,
+                                                     "action": None}
+    context_columns: ClassVar[tuple[str, ...]] = ("customer_id", "expected_close_days")
+    n_increasing: ClassVar[int] = 3
+    n_decreasing: ClassVar[int] = 2
+    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "closing")
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "period": [Options(tuple(PERIODS))],
+        "horizon_days": [Interval(28, 730, closed="both")],
+        "n_cutoffs": [Interval(2, 52, integer=True)],
+        "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
+        "static_columns": [_Names()],
+        "allow_columns": [_Names()],
+        "n_simulations": [Interval(100, 100_000, integer=True)],
+        **TREE_PARAMETERS,
+    }
+
+    def __init__(
+        self,
+        *,
+        period: str = "quarter",
+        horizon_days: float = 184,
+        n_cutoffs: int = 24,
+        cutoff_spacing_days: float | None = 30,
+        static_columns: tuple[str, ...] = (),
+        allow_columns: tuple[str, ...] = (),
+        n_simulations: int = 2000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = 4,
+        tree_tolerance: float = 0.002,
+        num_threads: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.period = period
+        self.horizon_days = horizon_days
+        self.n_cutoffs = n_cutoffs
+        self.cutoff_spacing_days = cutoff_spacing_days
+        self.static_columns = static_columns
+        self.allow_columns = allow_columns
+        self.n_simulations = n_simulations
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.tree_tolerance = tree_tolerance
+        self.num_threads = num_threads
+        self.seed = seed
+
+    # ----------------------------------------------------- training hooks
+    def as_of_sources(self) -> tuple[str, ...]:
+        """Tables whose latest event sets the default ``as_of``."""
+        return ("opportunities", "opportunity_history")
+
+    def _check_params(self) -> None:
+        reserved = sorted(set(self.static_columns) & set(_CONTRACT))
+        if reserved:
+            raise ParameterError(f"The 'static_columns' parameter of PipelineForecastModel names contract columns of "
+                                 f"the opportunities table: {reserved}. List only extra columns; the contract columns "
+                                 "are replayed from opportunity_history or are the outcome.")
+        stray = sorted(set(self.allow_columns) - set(self.static_columns))
+        if stray:
+            raise ParameterError(f"The 'allow_columns' parameter of PipelineForecastModel names columns that are not "
+                                 f"in 'static_columns': {stray}.")
+
+    def _require_tables(self, t: CRMTables, method: str) -> None:
+        t.require("opportunities", model=f"PipelineForecastModel.{method}")
+        missing = [c for c in self.static_columns if c not in t.opportunities.columns]
+        if missing:
+            raise ParameterError(f"The 'static_columns' parameter of PipelineForecastModel names columns the "
+                                 f"opportunities table does not have: {missing}. Columns present beyond the contract: "
+                                 f"{[c for c in t.opportunities.columns if c not in _CONTRACT][:20]}.")
+
+    def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
+        """The spine's cutoffs after the first opportunity was created."""
+        cutoffs = super()._training_cutoffs(tables, ts, horizon)
+        created = tables.opportunities["created_at"]
+        first = created.min() if len(created) else pd.NaT
+        if pd.isna(first):
+            return cutoffs
+        kept = [c for c in cutoffs if c > first]
+        return kept if kept else cutoffs[-1:]
+
+    def _features(self, view: CRMTables, ts: pd.Timestamp, owner_history: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+        frame = opportunity_features(view, ts, owner_history=owner_history)
+        opp = view.opportunities.set_index("opportunity_id").reindex(frame.index)
+        frame["customer_id"] = opp["customer_id"].astype(str).to_numpy()
+        frame["expected_close_days"] = frame["days_to_expected_close"].to_numpy(dtype=np.float64)
+        return add_static_columns(frame, view.opportunities, "opportunity_id", self.static_columns, ts)
+
+    def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
+        return self._features(as_of_view(t, ts), ts)
+
+    def _labels(self, t: CRMTables, ts: pd.Timestamp, h: float) -> pd.DataFrame:
+        return opportunity_outcome_labels(t, ts, h)[["won"]]
+
+    def _model_options(self) -> dict[str, Any]:
+        return {**self._tree_options(), "monotone": {DAYS_AHEAD: 1}, "exclude": ("customer_id", "expected_close_days")}
+
+    def _tier_policy(self) -> TierPolicy:
+        return TierPolicy.by_probability({"high": 0.6, "medium": 0.3})  # unused: no tier column
+
+    def _reason_templates(self) -> ReasonTemplates:
+        return forecast_templates()
+
+    def _fit_description(self, ts: pd.Timestamp) -> str:
+        return (f"PipelineForecastModel(horizon_days={self.horizon_days:g}, n_cutoffs={self.n_cutoffs}) "
+                f"as of {ts.date()}")
+
+    def _prepare_training_set(self, tset: TrainingSet) -> TrainingSet:
+        """Screen the static columns, then repeat each (deal, cutoff) row over the look-ahead grid."""
+        self.leakage_ = None if not self.static_columns else screen_columns(
+            tset.frame, tset.y, self.static_columns, table="opportunities", allow=self.allow_columns,
+            seed=int(self.seed), hint="allow_columns=[{name!r}] (CLI: --allow-column {shell})")
+        closed_days = self._closed_after_cutoff(tset)
+        won = np.asarray(tset.y) == 1
+        self._closing_days = closed_days  # the closing model's event times, row-aligned with ``tset``
+        self._base_set = tset
+        return expand_over_horizons(tset, np.where(won, closed_days, np.nan), self._grid())
+
+    def _closed_after_cutoff(self, tset: TrainingSet) -> np.ndarray:
+        """Days from each row's cutoff to the deal's close (NaN: not closed within the horizon)."""
+        o = self._fit_opps
+        closed = o["closed_at"].reindex(tset.frame[tset.entity].to_numpy())
+        d = (closed.to_numpy(dtype="datetime64[ns]") - tset.frame["cutoff"].to_numpy(dtype="datetime64[ns]"))
+        days = d.astype("timedelta64[ns]").astype(np.float64) / DAY_NS
+        days[np.isnat(d)] = np.nan
+        days[(days < 0) | (days >= float(tset.horizon_days))] = np.nan
+        return days
+
+    def _grid(self) -> list[float]:
+        h = float(self.horizon_days)
+        return sorted({float(g) for g in WIN_GRID if g < h} | {h})
+
+    def fit(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
+            as_of: Any) -> PipelineForecastModel:
+        """Stack opportunity features over the cutoffs, fit the time-to-win and time-to-close models.
+
+        Raises
+        ------
+        InsufficientDataError
+            Below the spine's floor; the message gives the counts and what to change.
+        LeakageError
+            A declared static column nearly predicts the outcome on its own.
+        """
+        from crmml.data import as_tables
+        from crmml.features import to_timestamp
+
+        t = as_tables(tables)
+        ts = to_timestamp(as_of)
+        self._require_tables(t, "fit")
+        self._fit_opps = as_of_view(t, ts).opportunities.set_index("opportunity_id")
+        try:
+            super().fit(t, ts)
+        finally:
+            for name in ("_fit_opps", "_closing_days", "_base_set"):
+                self.__dict__.pop(name, None)
+        return self
+
+    def _fit_spine(self, tset: TrainingSet, ts: pd.Timestamp) -> BinaryOutcomeModel:
+        won = self._fit_one(tset, ts)
+        base = self._base_set
+        closing_set = expand_over_horizons(base, self._closing_days, self._grid(), label="closed")
+        self.closing_ = self._fit_one(closing_set, ts)
+        return won
+
+    # ------------------------------------------------------------ scoring
+    def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+        """Features of the opportunities open at ``ts`` (state replayed from opportunity_history)."""
+        self._require_tables(t, "score")
+        view = as_of_view(t, ts)
+        frame = self._features(view, ts, owner_history=view.opportunities)
+        o = view.opportunities
+        done = o.loc[o["closed_at"].notna().to_numpy(dtype=bool), "opportunity_id"]
+        report.add_entities("opportunities", "closed before as_of (not open; not scored)", pd.Index(done))
+        frame[DAYS_AHEAD] = float(self.horizon_days)
+        return frame
+
+    def _period_end_days(self, ts: pd.Timestamp) -> float:
+        (_, end), = period_bounds(ts, self.period, 1)
+        return (end - ts) / pd.Timedelta(days=1)
+
+    def timing_curve(self, frame: pd.DataFrame, days: Sequence[float] | np.ndarray) -> np.ndarray:
+        """P(won within each of ``days``) for every row of a feature frame (rows × days; 0 at d ≤ 0)."""
+        self._check_fitted("timing_curve")
+        d = np.asarray(days, dtype=np.float64)
+        clipped = np.clip(d, 1e-9, float(self.horizon_days))
+        out = horizon_curve(self.model_, frame, clipped, num_threads=self._threads())
+        return np.where(np.broadcast_to(d, out.shape) <= 0, 0.0, out)
+
+    def _threads(self) -> int | None:
+        return int(self.num_threads) or None
+
+    def _outputs_as_of(self) -> pd.Timestamp:
+        """The as_of of the outputs being computed: :meth:`score`'s, else today 00:00 UTC."""
+        ts = self.__dict__.get("_scoring_as_of")
+        return ts if ts is not None else pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+
+    def _curve_days(self, as_of: pd.Timestamp) -> np.ndarray:
+        """The median grid (every CURVE_STEP_DAYS up to the horizon), then the period end (last column)."""
+        h = float(self.horizon_days)
+        grid = np.unique(np.r_[np.arange(CURVE_STEP_DAYS, h, CURVE_STEP_DAYS), h])
+        return np.r_[grid, min(self._period_end_days(as_of), h)]
+
+    def _add_outputs(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+        as_of = self._outputs_as_of()
+        days = self._curve_days(as_of)
+        curve = self.timing_curve(frame, days)
+        exp_close = frame["expected_close_days"].to_numpy(dtype=np.float64)
+        slip = self._slip(horizon_curve(self.closing_, frame, self._slip_days(exp_close)[:, None],
+                                        num_threads=self._threads())[:, 0], exp_close)
+        amount = frame["amount"].to_numpy(dtype=np.float64)
+        first = pd.DataFrame({
+            "customer_id": frame["customer_id"].astype(str).to_numpy(),
+            "amount": amount,
+            "stage": frame["stage"].astype(object).to_numpy(),
+        }, index=out.index)
+        timing = pd.DataFrame({
+            "close_in_period_probability": curve[:, -1],
+            "expected_close_at": as_of + pd.to_timedelta(_median_days(curve[:, :-1], days[:-1]), unit="D"),
+            "slip_probability": slip,
+            "expected_bookings": amount * curve[:, -1],
+        }, index=out.index)
+        p = self.output_names["probability"]
+        return pd.concat([first, out[[p]], timing, out.drop(columns=[p])], axis=1)
+
+    def _add_outputs_row(self, res: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        as_of = self._outputs_as_of()
+        days = self._curve_days(as_of)
+        curve = horizon_curve_row(self.model_, row, np.clip(days, 1e-9, None))
+        exp_close = np.array([_float(row.get("expected_close_days"))])
+        closed = horizon_curve_row(self.closing_, row, self._slip_days(exp_close))
+        amount = _float(row.get("amount"))
+        med = _median_days(curve[None, :-1], days[:-1])[0]
+        p = self.output_names["probability"]
+        win = res.pop(p)
+        stage = row.get("stage")
+        return {"customer_id": None if row.get("customer_id") is None else str(row.get("customer_id")),
+                "amount": amount, "stage": None if stage is None else str(stage), p: win,
+                "close_in_period_probability": float(curve[-1]),
+                "expected_close_at": as_of + pd.Timedelta(days=float(med)) if np.isfinite(med) else pd.NaT,
+                "slip_probability": float(self._slip(closed, exp_close)[0]),
+                "expected_bookings": amount * float(curve[-1]), **res}
+
+    def score_row(self, row: Mapping[str, Any], *, as_of: Any = None) -> dict[str, Any]:
+        """One open deal's outputs from a feature mapping (no pandas; one thread).
+
+        ``as_of`` (default: today 00:00 UTC) sets the current period; the
+        look-ahead feature is set here, whatever ``row`` holds.
+        """
+        from crmml.features import to_timestamp
+
+        self._scoring_as_of = None if as_of is None else to_timestamp(as_of)
+        try:
+            return super().score_row({**row, DAYS_AHEAD: float(self.horizon_days)})
+        finally:
+            self.__dict__.pop("_scoring_as_of", None)
+
+    def _slip_days(self, exp_close: np.ndarray) -> np.ndarray:
+        d = np.where(np.isfinite(exp_close), exp_close, float(self.horizon_days))
+        return np.clip(d, 1e-9, float(self.horizon_days))
+
+    @staticmethod
+    def _slip(closed: np.ndarray, exp_close: np.ndarray) -> np.ndarray:
+        """P(not closed by the CRM's expected close date): 1 when that date has passed already."""
+        return np.where(np.isfinite(exp_close) & (exp_close <= 0), 1.0, 1.0 - closed)
+
+    def score(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
+              report: ExclusionReport | None = None) -> pd.DataFrame:
+        """Score every opportunity open at ``as_of``: one row per deal, indexed by ``opportunity_id``.
+
+        Columns: ``customer_id``, ``amount``, ``stage``, ``win_probability``
+        (won within ``horizon_days``), ``close_in_period_probability`` (won
+        before the end of the period holding ``as_of``), ``expected_close_at``
+        (the median predicted close date of a win), ``slip_probability`` (not
+        closed, won or lost, by the CRM's expected close date),
+        ``expected_bookings`` (amount × P(won in period)), then
+        ``reason_1..3`` / ``reason_neg_1..2`` with ``_feature`` and
+        ``_contribution``.
+        """
+        from crmml.features import to_timestamp
+
+        self._scoring_as_of = to_timestamp(as_of)
+        try:
+            return super().score(tables, as_of, report=report)
+        finally:
+            self.__dict__.pop("_scoring_as_of", None)
+
+    # ------------------------------------------------------------ period forecast
+    def forecast(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
+                 periods: int = 2, group_by: str | None = None, report: ExclusionReport | None = None
+                 ) -> pd.DataFrame:
+        """Bookings per period (and group): booked, from open deals, from new deals, quantiles, stage-weighted.
+
+        Parameters
+        ----------
+        tables : CRMTables, mapping or folder
+        as_of : time-like
+        periods : int, default=2
+            The period holding ``as_of`` and the ones after it (all must end
+            within ``horizon_days`` of ``as_of``).
+        group_by : str, optional
+            A column of ``opportunities`` (e.g. ``"owner"``) or of
+            ``customers`` (e.g. ``"industry"``, joined on ``customer_id``).
+
+        Returns
+        -------
+        DataFrame
+            One row per period (and group): ``period_start``, ``period_end``,
+            [group], ``booked`` (won before ``as_of`` inside the period),
+            ``from_open`` (expected bookings of the open deals),
+            ``from_new`` (expected bookings of deals created after
+            ``as_of``, from the same window of the last 52 weekly origins),
+            ``expected``, ``p10`` … ``p90`` (simulated), ``stage_weighted``
+            (booked + open amount closing in the period by the CRM date ×
+            the historical win rate of its stage), ``open_deals``.
+        """
+        from crmml.data import as_tables
+        from crmml.features import to_timestamp
+
+        self._check_fitted("forecast")
+        t = as_tables(tables)
+        ts = to_timestamp(as_of)
+        bounds = period_bounds(ts, self.period, periods)
+        far = (bounds[-1][1] - ts) / pd.Timedelta(days=1)
+        if far > float(self.horizon_days) + 1e-9:
+            raise ParameterError(
+                f"The 'periods' parameter of PipelineForecastModel.forecast reaches {far:g} days past as_of "
+                f"({bounds[-1][1].date()}), beyond the model's horizon_days={self.horizon_days:g}. Fix: ask for fewer "
+                f"periods, or train with a longer horizon (PipelineForecastModel(horizon_days={int(np.ceil(far))})).")
+        report = report if report is not None else ExclusionReport()
+        frame = self._population_frame(t, ts, report)[self._schema_columns()]
+        view = as_of_view(t, ts)
+        opps = view.opportunities
+        labels, codes_all = _group_codes(t, opps, group_by)
+        g_open = codes_all[pd.Index(opps["opportunity_id"]).get_indexer(frame.index)]
+        edges = np.r_[0.0, [(e - ts) / pd.Timedelta(days=1) for _, e in bounds]]
+        F = self.timing_curve(frame, edges) if len(frame) else np.zeros((0, len(edges)))
+        amount = frame["amount"].to_numpy(dtype=np.float64)
+        G, n_sims = len(labels), int(self.n_simulations)
+        sims = simulate_open(F, amount, g_open, G, n_sims, int(self.seed))
+        hist = new_business_history(opps, ts, bounds, codes_all, G)
+        rng = np.random.default_rng(int(self.seed) + 1)
+        booked = _booked(opps, ts, bounds, codes_all, G)
+        rates = stage_win_rates(opps, view.opportunity_history, DEFAULT_OPEN_STAGES)
+        close_days = frame["expected_close_days"].to_numpy(dtype=np.float64)
+        stage = frame["stage"].astype(object).to_numpy()
+        rate = np.array([rates.get(s, np.nan) if isinstance(s, str) else np.nan for s in stage], dtype=np.float64)
+        rows = []
+        for k, (s, e) in enumerate(bounds):
+            valid = np.flatnonzero(np.isfinite(hist[k, 0]))
+            pick = rng.choice(valid, n_sims) if valid.size else None
+            new = hist[k][:, pick] if pick is not None else np.zeros((G, n_sims))
+            lo, hi = (s - ts) / pd.Timedelta(days=1), (e - ts) / pd.Timedelta(days=1)
+            in_period = (close_days < hi) & ((close_days >= lo) | (k == 0))  # overdue deals: this period
+            sw_open = np.bincount(g_open[in_period], weights=np.nan_to_num(amount * rate)[in_period], minlength=G)
+            p_k = F[:, k + 1] - F[:, k]
+            from_open = np.bincount(g_open, weights=np.nan_to_num(amount) * p_k, minlength=G)
+            for gi, name in enumerate(labels):
+                total = booked[k, gi] + sims[k, gi] + new[gi]
+                q = np.quantile(total, QUANTILES)
+                row = {"period_start": s, "period_end": e}
+                if group_by is not None:
+                    row[group_by] = name
+                from_new = float(np.nanmean(hist[k, gi])) if valid.size else 0.0
+                row.update({"booked": booked[k, gi], "from_open": from_open[gi], "from_new": from_new,
+                            "expected": booked[k, gi] + from_open[gi] + from_new,
+                            **{f"p{int(round(100 * a))}": v for a, v in zip(QUANTILES, q, strict=True)},
+                            "stage_weighted": booked[k, gi] + sw_open[gi],
+                            "open_deals": int(np.sum((g_open == gi) & (p_k > 0)))})
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------ persistence
+    def _extra_state_to_dict(self) -> dict[str, Any]:
+        c = self.closing_
+        return {"leakage": None if self.leakage_ is None else self.leakage_.to_dict(),
+                "closing": {"supervised": c.to_dict(), "booster": {"file": BOOSTER_TXT, "text": c.tree_.to_text()}}}
+
+    def _extra_state_from_payload(self, p: Payload) -> None:
+        leak = p.mapping("leakage", nullable=True)
+        self.leakage_ = None if leak is None else LeakageReport.from_dict(leak)
+        c = p.mapping("closing")
+        assert c is not None
+        c.keys_exactly(("supervised", "booster"))
+        b = c.mapping("booster")
+        assert b is not None
+        b.keys_exactly(("file", "text"))
+        b.str_in("file", (BOOSTER_TXT,))
+        sup = c.mapping("supervised")
+        assert sup is not None
+        self.closing_ = BinaryOutcomeModel.from_dict(sup, b.require("text", ("string",)),
+                                                     booster_source="model.json: closing.booster.text")
+
+
+def _group_codes(t: CRMTables, opps: pd.DataFrame, group_by: str | None) -> tuple[list[Any], np.ndarray]:
+    """Group labels and the group code of every opportunity of ``opps`` (one group ``"all"`` without group_by)."""
+    if group_by is None:
+        return ["all"], np.zeros(len(opps), dtype=np.int64)
+    if group_by in opps.columns:
+        values = opps[group_by]
+    elif t.customers is not None and group_by in t.customers.columns:
+        values = opps["customer_id"].map(t.customers.drop_duplicates("customer_id").set_index("customer_id")[group_by])
+    else:
+        cust = [] if t.customers is None else list(t.customers.columns)
+        raise ParameterError(f"The 'group_by' parameter of PipelineForecastModel.forecast must name a column of "
+                             f"opportunities {list(opps.columns)} or customers {cust}. Got {group_by!r} instead.")
+    text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+    labels = sorted(pd.unique(text))
+    return labels, pd.Index(labels).get_indexer(text)
+
+
+def _booked(opps: pd.DataFrame, ts: pd.Timestamp, bounds: Sequence[tuple[pd.Timestamp, pd.Timestamp]],
+            codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Amount won before ``ts`` inside each period, per group."""
+    won = opps["won"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    closed = opps["closed_at"]
+    amount = np.nan_to_num(opps["amount"].to_numpy(dtype=np.float64, na_value=np.nan))
+    out = np.zeros((len(bounds), n_groups))
+    for k, (s, e) in enumerate(bounds):
+        sel = won & ((closed >= s) & (closed < min(e, ts))).to_numpy(dtype=bool, na_value=False)
+        out[k] = np.bincount(codes[sel], weights=amount[sel], minlength=n_groups)
+    return out
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _median_days(curve: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per row, the ``d`` where the curve reaches half its final value (linear between grid points; 0 before)."""
+    n = curve.shape[0]
+    half = curve[:, -1] / 2.0
+    full = np.concatenate([np.zeros((n, 1)), curve], axis=1)
+    g = np.r_[0.0, grid]
+    j = np.argmax(full >= half[:, None], axis=1)  # first point at or above half (≥ 1 where half > 0)
+    j = np.clip(j, 1, len(g) - 1)
+    lo, hi = full[np.arange(n), j - 1], full[np.arange(n), j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(hi > lo, (half - lo) / (hi - lo), 1.0)
+    out = g[j - 1] + np.clip(frac, 0.0, 1.0) * (g[j] - g[j - 1])
+    return np.where(half > 0, out, np.nan)
