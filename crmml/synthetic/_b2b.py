@@ -14,10 +14,11 @@ Journal of Interactive Marketing 21(1), 76-90 (contractual retention).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from crmml._validation import Interval, check_param
 from crmml.data import DEFAULT_OPEN_STAGES, CRMTables
@@ -43,6 +44,10 @@ LEAD_ENGAGEMENT_TYPES = ("web_visit", "email_open", "email_click", "download", "
                          "form_submit", "call", "meeting")
 LEAD_BURST_TYPES = ("call", "meeting", "form_submit", "webinar", "download")
 ROLES = ("purchasing", "technical", "management", "user")
+KINDS = ("new_business", "renewal", "upsell")  # opportunity kinds (truth ``kind``)
+HISTORY_STAGES = DEFAULT_OPEN_STAGES + ("closed_won", "closed_lost")
+MAX_WALK_STEPS = 12  # a stage walk stops after this many steps even short of its target stage
+_STAGE, _SLIP, _AMOUNT = 0, 1, 2  # kinds of opportunity events
 
 
 @dataclass(frozen=True)
@@ -250,72 +255,371 @@ def _cat(values: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object)[codes], dtype=str)
 
 
-@dataclass
-class _Deal:
-    account: int
-    kind: str
-    created: float
-    close: float  # may be >= window end (still open at end)
-    won: bool
-    prob: float
-    amount: float
-    owner: int
+def _take_str(values: pd.Series | tuple[str, ...], index: np.ndarray) -> pd.Series:
+    """``values[index]`` as a ``str`` series, gathered in Arrow without Python string objects.
+
+    Parameters
+    ----------
+    values : Series of str or tuple of str
+    index : ndarray of int
+        Positions into ``values``.
+
+    Returns
+    -------
+    Series
+        Equal (values and dtype) to ``pd.Series(np.asarray(values, dtype=object)[index], dtype=str)``.
+    """
+    arr = pa.array(values if isinstance(values, pd.Series) else list(values), type=pa.large_string())
+    return pd.Series(arr.take(pa.array(np.asarray(index, dtype=np.int64))), dtype=str)
 
 
-def _walk(rng: np.random.Generator, deal: _Deal, p: B2BParams, days: float
-          ) -> tuple[list[tuple[float, str, float, float]], float | None, bool | None]:
-    """Stage walk of one deal; returns history rows ``(t, stage, amount, expected_close)``."""
+@dataclass(frozen=True)
+class _Deals:
+    """Opportunities as parallel arrays, one entry per deal.
+
+    Parameters
+    ----------
+    account : ndarray of int64
+        Account index (row of ``customers``).
+    kind : ndarray of int64
+        Code into :data:`KINDS`.
+    created, close : ndarray of float64
+        Creation and (eventual) close time in days after the window start;
+        ``close`` may lie at or after the window end (deal still open then).
+    won : ndarray of bool
+        Eventual outcome.
+    prob : ndarray of float64
+        Latent win probability.
+    amount : ndarray of float64
+        Initial amount.
+    owner : ndarray of int64
+        Sales rep index.
+    """
+
+    account: np.ndarray
+    kind: np.ndarray
+    created: np.ndarray
+    close: np.ndarray
+    won: np.ndarray
+    prob: np.ndarray
+    amount: np.ndarray
+    owner: np.ndarray
+
+    @classmethod
+    def build(cls, account: np.ndarray, kind: int, created: np.ndarray, close: np.ndarray, won: np.ndarray,
+              prob: np.ndarray, amount: np.ndarray, owner: np.ndarray) -> _Deals:
+        """Deals of one ``kind`` (a code into :data:`KINDS`) with canonical dtypes."""
+        account = np.asarray(account, dtype=np.int64)
+        return cls(account=account, kind=np.full(account.size, kind, dtype=np.int64),
+                   created=np.asarray(created, dtype=np.float64), close=np.asarray(close, dtype=np.float64),
+                   won=np.asarray(won, dtype=bool), prob=np.asarray(prob, dtype=np.float64),
+                   amount=np.asarray(amount, dtype=np.float64), owner=np.asarray(owner, dtype=np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[_Deals]) -> _Deals:
+        """Stack the deals of ``parts`` in order."""
+        return cls(**{f.name: np.concatenate([getattr(d, f.name) for d in parts]) for f in fields(cls)})
+
+    def take(self, index: np.ndarray) -> _Deals:
+        """The deals at positions ``index``."""
+        return _Deals(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def __len__(self) -> int:
+        return int(self.account.size)
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """Subscription terms sorted by ``(account, term number)`` (see ``subscriptions``).
+
+    Parameters
+    ----------
+    account : ndarray of int64
+    start, end, value, prob : ndarray of float64
+        Term start/end (days), monthly value, renewal probability.
+    renewed : ndarray of bool
+    """
+
+    account: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    value: np.ndarray
+    prob: np.ndarray
+    renewed: np.ndarray
+
+
+def _renewal_deals(rng: np.random.Generator, terms: _Terms, p: B2BParams, days: float) -> _Deals:
+    """One renewal opportunity per term whose renewal window opens inside the observation window.
+
+    Created ``renewal_lead_days`` before the term end (at least a day after its
+    start), closing ``Uniform(0.5, 14)`` days before the term end (at least a day
+    after creation); won iff the term renewed, with the true renewal probability;
+    amount ``12 *`` the next term's monthly value (the current one when there is
+    no next term).
+    """
+    n_sub = terms.account.size
+    created = np.maximum(terms.end - p.renewal_lead_days, terms.start + 1.0)
+    j = np.flatnonzero(created < days)
+    created = created[j]
+    close = np.maximum(terms.end[j] - rng.uniform(0.5, 14.0, j.size), created + 1.0)
+    nxt = np.minimum(j + 1, max(n_sub - 1, 0))
+    has_next = terms.renewed[j] & (j + 1 < n_sub) & (terms.account[nxt] == terms.account[j])
+    next_value = np.where(has_next, terms.value[nxt], terms.value[j])
+    owner = rng.integers(0, p.n_owners, j.size)
+    return _Deals.build(terms.account[j], KINDS.index("renewal"), created, close, terms.renewed[j],
+                        terms.prob[j], 12.0 * next_value, owner)
+
+
+def _current_value(terms: _Terms, account: np.ndarray, t: np.ndarray, value0: np.ndarray) -> np.ndarray:
+    """Monthly value of the latest term of ``account`` started at or before ``t`` (else ``value0``)."""
+    if terms.account.size == 0:
+        return value0[account]
+    first = np.searchsorted(terms.account, account, side="left")
+    last = np.searchsorted(terms.account, account, side="right")
+    n_started = np.zeros(account.size, dtype=np.int64)
+    last_pos = terms.account.size - 1
+    for r in range(int((last - first).max(initial=0))):  # terms of an account start in increasing order
+        pos = first + r
+        n_started += (pos < last) & (terms.start[np.minimum(pos, last_pos)] <= t)
+    return np.where(n_started > 0, terms.value[np.maximum(first + n_started - 1, 0)], value0[account])
+
+
+def _upsell_deals(rng: np.random.Generator, terms: _Terms, p: B2BParams, days: float, h: np.ndarray,
+                  frac: np.ndarray, a_lo: np.ndarray, a_hi: np.ndarray, owner_skill: np.ndarray,
+                  value0: np.ndarray) -> _Deals:
+    """Upsell opportunities arriving at ``upsell_rate_per_year * exp(0.5 h)`` while subscribed.
+
+    ``frac``, ``a_lo``, ``a_hi`` are the subscribed fraction and interval of each
+    account-month. Win probability ``sigmoid(b0 + b_h h + owner_skill + noise)``,
+    cycle as new business, amount ``12 * monthly_value * Uniform(0.1, 0.5)``.
+    """
+    n_months = h.shape[1]
+    up_cnt = rng.poisson(p.upsell_rate_per_year / 12.0 * frac * np.exp(0.5 * h)).ravel()
+    cell = np.repeat(np.arange(up_cnt.size), up_cnt)
+    ua, um = np.divmod(cell, n_months)
+    lo_c = np.nan_to_num(a_lo.ravel()[cell])
+    ut = lo_c + rng.random(cell.size) * (a_hi.ravel()[cell] - lo_c)
+    keep = ut < days
+    ua, um, ut = ua[keep], um[keep], ut[keep]
+    m = ua.size
+    owner = rng.integers(0, p.n_owners, m)
+    prob = sigmoid(p.upsell_intercept + p.upsell_win_health * h[ua, um] + owner_skill[owner]
+                   + p.deal_noise_sd * rng.standard_normal(m))
+    cycle = rng.gamma(3.0, p.cycle_mean_days / 3.0, m) * (1.0 + 1.5 * (1.0 - prob)) + 3.0
+    won = rng.random(m) < prob
+    amount = 12.0 * _current_value(terms, ua, ut, value0) * rng.uniform(0.1, 0.5, m)
+    return _Deals.build(ua, KINDS.index("upsell"), ut, ut + cycle, won, prob, amount, owner)
+
+
+def _segment_ffill(flag: np.ndarray, group_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the latest flagged row at or before each row inside its group.
+
+    Returns ``(index, found)``; ``index`` is only meaningful where ``found``.
+    ``group_start`` is the first row of each row's group (rows sorted by group).
+    """
+    idx = np.maximum.accumulate(np.where(flag, np.arange(flag.size), -1))
+    found = idx >= group_start
+    return np.maximum(idx, 0), found
+
+
+@dataclass(frozen=True)
+class _Walks:
+    """History rows of all deals (grouped by deal, in time order) and each deal's last row.
+
+    Parameters
+    ----------
+    deal : ndarray of int64
+        Deal of each history row.
+    t, amount, expected_close : ndarray of float64
+        Row time, amount and expected close date (days).
+    stage : ndarray of int64
+        Code into :data:`HISTORY_STAGES`.
+    last : ndarray of int64
+        Row index of each deal's last row.
+    closed : ndarray of bool
+        Whether each deal closed inside the window.
+    """
+
+    deal: np.ndarray
+    t: np.ndarray
+    stage: np.ndarray
+    amount: np.ndarray
+    expected_close: np.ndarray
+    last: np.ndarray
+    closed: np.ndarray
+
+
+def _walk_deals(rng: np.random.Generator, deals: _Deals, p: B2BParams, days: float) -> _Walks:
+    """Stage walks, close-date slips and amount revisions of all deals at once.
+
+    The outcome is fixed first; a won deal walks to ``negotiation``, a lost one
+    to a stage drawn with weights ``(1 - w, 1, w + 0.5, w + 0.2)``. Each of at
+    most :data:`MAX_WALK_STEPS` steps regresses one stage (prob ``regress_prob``,
+    not from the first stage), skips one stage (``cur + 2 <= target``; prob
+    ``skip_prob``, or ``regress_prob + skip_prob`` from the first stage) or
+    advances. Stage changes fall at sorted uniform times in ``[created, close)``;
+    ``Poisson(slip_rate * (1 - w) * cycle_months)`` slips push the expected close
+    date by ``Uniform(14, 45)`` days; with probability ``amount_change_prob`` the
+    amount is revised once by ``LogNormal(0, 0.15^2)``; an expected close date in
+    the past at an event is moved to ``t + Uniform(7, 30)``. Events at or after
+    ``days`` are dropped and a closing row is added for deals closing before it.
+    """
+    n = len(deals)
     n_open = len(DEFAULT_OPEN_STAGES)
-    if deal.won:
-        target = n_open - 1
-    else:  # lost deals stop earlier when unlikely to win
-        w = np.array([1.0 - deal.prob, 1.0, deal.prob + 0.5, deal.prob + 0.2])[:n_open]
-        target = int(choice_codes(rng, w, 1)[0])
-    path = [0]
-    cur, steps = 0, 0
-    while cur < target and steps < 12:
-        steps += 1
-        u = rng.random()
-        if cur > 0 and u < p.regress_prob:
-            cur -= 1
-        elif cur + 2 <= target and u < p.regress_prob + p.skip_prob:
-            cur += 2
-        else:
-            cur += 1
-        path.append(cur)
-    cur = target
-    span = deal.close - deal.created
-    events: list[tuple[float, str, object]] = []
-    for t, st in zip(np.sort(deal.created + rng.random(len(path) - 1) * span), path[1:], strict=True):
-        events.append((float(t), "stage", DEFAULT_OPEN_STAGES[st]))
-    n_slip = rng.poisson(p.slip_rate_per_month * (1.0 - deal.prob) * span / DAYS_PER_MONTH)
-    for t in deal.created + rng.random(n_slip) * span:
-        events.append((float(t), "slip", float(rng.uniform(14, 45))))
-    if rng.random() < p.amount_change_prob:
-        events.append((float(deal.created + rng.random() * span), "amount",
-                       float(np.exp(rng.normal(0.0, 0.15)))))
-    events.sort(key=lambda e: e[0])
-    planned = deal.created + max(7.0, rng.gamma(3.0, p.cycle_mean_days / 3.0))
-    if deal.kind == "renewal":
-        planned = deal.close
-    stage, amount, exp_close = DEFAULT_OPEN_STAGES[0], round(deal.amount, 2), planned
-    rows = [(deal.created, stage, amount, exp_close)]
-    for t, what, val in events:
-        if t >= days:
+    created, close, prob = deals.created, deals.close, deals.prob
+    span = close - created
+    deal_ix = np.arange(n)
+
+    # target stage: won deals reach the last open stage, lost deals stop earlier when unlikely to win
+    w = np.column_stack([1.0 - prob, np.ones(n), prob + 0.5, prob + 0.2])[:, :n_open]
+    cdf = np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)
+    cdf[:, -1] = 1.0
+    lost_target = (cdf <= rng.random(n)[:, None]).sum(axis=1)
+    target = np.where(deals.won, n_open - 1, lost_target)
+
+    # the walk: all deals step together; a deal stops once it reaches its target
+    path = np.zeros((n, MAX_WALK_STEPS), dtype=np.int64)
+    n_steps = np.zeros(n, dtype=np.int64)
+    cur = np.zeros(n, dtype=np.int64)
+    for s in range(MAX_WALK_STEPS):
+        mv = np.flatnonzero(cur < target)
+        if mv.size == 0:
             break
-        if what == "stage":
-            stage = str(val)
-        elif what == "slip":
-            exp_close = max(exp_close, t) + float(val)  # type: ignore[arg-type]
-        else:
-            amount = round(amount * float(val), 2)  # type: ignore[arg-type]
-        if exp_close < t:
-            exp_close = t + float(rng.uniform(7, 30))
-        rows.append((t, stage, amount, exp_close))
-    if deal.close < days:
-        rows.append((deal.close, "closed_won" if deal.won else "closed_lost", amount, deal.close))
-        return rows, deal.close, deal.won
-    return rows, None, None
+        c, u = cur[mv], rng.random(mv.size)
+        c = c + np.where((c > 0) & (u < p.regress_prob), -1,
+                         np.where((c + 2 <= target[mv]) & (u < p.regress_prob + p.skip_prob), 2, 1))
+        cur[mv] = c
+        path[mv, s] = c
+        n_steps[mv] += 1
+    st_deal = np.repeat(deal_ix, n_steps)
+    st_code = path[np.arange(MAX_WALK_STEPS)[None, :] < n_steps[:, None]]  # row-major: per deal, in order
+    st_u = rng.random(st_deal.size)  # event times are created + u * span; stage changes at sorted u
+    st_u = st_u[np.argsort(st_deal + 0.5 * st_u, kind="stable")]  # 0.5: keys of a deal stay below the next
+
+    # close-date slips and the optional amount revision
+    n_slip = rng.poisson(p.slip_rate_per_month * (1.0 - prob) * span / DAYS_PER_MONTH)
+    sl_deal = np.repeat(deal_ix, n_slip)
+    sl_u = rng.random(sl_deal.size)
+    sl_days = rng.uniform(14.0, 45.0, sl_deal.size)
+    am_deal = np.flatnonzero(rng.random(n) < p.amount_change_prob)
+    am_u = rng.random(am_deal.size)
+    am_factor = np.exp(rng.normal(0.0, 0.15, am_deal.size))
+    planned = created + np.maximum(7.0, rng.gamma(3.0, p.cycle_mean_days / 3.0, n))
+    planned = np.where(deals.kind == KINDS.index("renewal"), close, planned)
+
+    # events of each deal in time order (ties: stage, slip, amount), dropped from the window end on
+    ev_deal = np.concatenate([st_deal, sl_deal, am_deal])
+    ev_u = np.concatenate([st_u, sl_u, am_u])
+    ev_what = np.concatenate([np.full(st_deal.size, _STAGE), np.full(sl_deal.size, _SLIP),
+                              np.full(am_deal.size, _AMOUNT)])
+    ev_val = np.concatenate([st_code.astype(np.float64), sl_days, am_factor])
+    order = np.argsort(ev_deal + 0.5 * ev_u, kind="stable")
+    ev_deal, ev_u, ev_what, ev_val = ev_deal[order], ev_u[order], ev_what[order], ev_val[order]
+    ev_t = created[ev_deal] + ev_u * span[ev_deal]
+    keep = ev_t < days
+    ev_deal, ev_t, ev_what, ev_val = ev_deal[keep], ev_t[keep], ev_what[keep], ev_val[keep]
+    ev_reset = rng.uniform(7.0, 30.0, ev_deal.size)
+    n_ev = np.bincount(ev_deal, minlength=n)
+    ev_first = np.cumsum(n_ev) - n_ev
+    rank = np.arange(ev_deal.size) - ev_first[ev_deal]
+
+    # stage and amount after each event: the latest stage event / the amount revision so far
+    i_st, has_st = _segment_ffill(ev_what == _STAGE, ev_first[ev_deal])
+    ev_stage = np.where(has_st, ev_val[i_st], 0.0).astype(np.int64)
+    amount0 = np.round(deals.amount, 2)
+    amount1 = amount0.copy()
+    revised = ev_what == _AMOUNT
+    amount1[ev_deal[revised]] = np.round(amount0[ev_deal[revised]] * ev_val[revised], 2)
+    _, has_am = _segment_ffill(revised, ev_first[ev_deal])
+    ev_amount = np.where(has_am, amount1[ev_deal], amount0[ev_deal])
+
+    # expected close date: a sequential rule, evaluated for the r-th event of every deal at once
+    ev_close = np.empty(ev_deal.size)
+    running = planned.copy()
+    by_count = np.argsort(-n_ev, kind="stable")  # deals with the most events first
+    n_with = np.cumsum(np.bincount(n_ev)[::-1])[::-1]  # n_with[k]: deals with at least k events
+    for r in range(n_with.size - 1):
+        d = by_count[:n_with[r + 1]]  # the deals that have an r-th event
+        idx = ev_first[d] + r
+        t = ev_t[idx]
+        ec = running[d]
+        ec = np.where(ev_what[idx] == _SLIP, np.maximum(ec, t) + ev_val[idx], ec)
+        ec = np.where(ec < t, t + ev_reset[idx], ec)
+        running[d] = ec
+        ev_close[idx] = ec
+
+    # history rows: the creation row, the events, the closing row
+    closed = close < days
+    n_rows = 1 + n_ev + closed
+    first = np.cumsum(n_rows) - n_rows
+    last = first + n_rows - 1
+    n_total = int(n_rows.sum())
+    h_deal = np.repeat(deal_ix, n_rows)
+    h_t, h_amount, h_close = np.empty(n_total), np.empty(n_total), np.empty(n_total)
+    h_stage = np.empty(n_total, dtype=np.int64)
+    h_t[first], h_stage[first], h_amount[first], h_close[first] = created, 0, amount0, planned
+    pos = first[ev_deal] + 1 + rank
+    h_t[pos], h_stage[pos], h_amount[pos], h_close[pos] = ev_t, ev_stage, ev_amount, ev_close
+    c = np.flatnonzero(closed)
+    pos = last[c]
+    h_t[pos], h_close[pos] = close[c], close[c]
+    h_stage[pos] = np.where(deals.won[c], HISTORY_STAGES.index("closed_won"), HISTORY_STAGES.index("closed_lost"))
+    h_amount[pos] = h_amount[pos - 1]  # the amount after all events (all fall before the close)
+    return _Walks(deal=h_deal, t=h_t, stage=h_stage, amount=h_amount, expected_close=h_close, last=last,
+                  closed=closed)
+
+
+def _opportunities(seed: int, p: B2BParams, days: float, s0: int, acc_ids: pd.Series, new_business: _Deals,
+                   terms: _Terms, h: np.ndarray, frac: np.ndarray, a_lo: np.ndarray, a_hi: np.ndarray,
+                   owner_skill: np.ndarray, value0: np.ndarray
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Renewal and upsell deals (stream 8), stage walks (stream 9) and the pipeline tables.
+
+    Returns
+    -------
+    opportunities, opportunity_history, truth : DataFrame
+        Opportunity ids follow ``(created, account)`` (ties keep new business,
+        renewal, upsell order); history rows are grouped by opportunity in time
+        order.
+    """
+    rng = rng_for(seed, 8)
+    deals = _Deals.concat([new_business, _renewal_deals(rng, terms, p, days),
+                           _upsell_deals(rng, terms, p, days, h, frac, a_lo, a_hi, owner_skill, value0)])
+    deals = deals.take(np.lexsort((deals.account, deals.created)))  # stable, like sorting by (created, account)
+    walks = _walk_deals(rng_for(seed, 9), deals, p, days)
+
+    opp_ids = _ids("O", len(deals))
+    owner_names = tuple(f"rep_{i + 1:02d}" for i in range(p.n_owners))
+    opportunity_history = pd.DataFrame({
+        "opportunity_id": _take_str(opp_ids, walks.deal),
+        "ts": _ts(s0, walks.t),
+        "stage": _take_str(HISTORY_STAGES, walks.stage),
+        "amount": walks.amount,
+        "expected_close_at": _ts(s0, walks.expected_close),
+    })
+    closed = walks.closed
+    customer = _take_str(acc_ids, deals.account)
+    opportunities = pd.DataFrame({
+        "opportunity_id": opp_ids,
+        "customer_id": customer,
+        "created_at": _ts(s0, deals.created),
+        "amount": walks.amount[walks.last],
+        "stage": _take_str(HISTORY_STAGES, walks.stage[walks.last]),
+        "expected_close_at": _ts(s0, walks.expected_close[walks.last]),
+        "closed_at": _ts(s0, np.where(closed, deals.close, np.nan)),
+        "won": pd.arrays.BooleanArray(deals.won & closed, ~closed),
+        "owner": _take_str(owner_names, deals.owner),
+    })
+    truth = pd.DataFrame({
+        "opportunity_id": opp_ids,
+        "customer_id": customer,
+        "kind": _take_str(KINDS, deals.kind),
+        "win_probability": deals.prob,
+        "won": deals.won,
+        "closed_in_window": closed,
+        "close_at": _ts(s0, deals.close),
+    })
+    return opportunities, opportunity_history, truth
 
 
 # ---------------------------------------------------------------------------
@@ -402,7 +706,6 @@ def make_b2b_world(n_accounts: int = 500, *, n_leads: int | None = None, seed: i
 
     # ------------------------------------------------------------ new business -> first term
     rng = rng_for(seed, 3)
-    deals: list[_Deal] = []
     nb_owner = rng.integers(0, p.n_owners, n)
     nb_logit = (p.new_business_intercept + p.new_business_health * h[np.arange(n), month_of(signup)]
                 + owner_skill[nb_owner] + p.deal_noise_sd * rng.standard_normal(n))
@@ -410,9 +713,8 @@ def make_b2b_world(n_accounts: int = 500, *, n_leads: int | None = None, seed: i
     nb_won = rng.random(n) < nb_prob
     nb_cycle = rng.gamma(3.0, p.cycle_mean_days / 3.0, n) * (1.0 + 1.5 * (1.0 - nb_prob)) + 3.0
     nb_close = signup + nb_cycle
-    for i in range(n):
-        deals.append(_Deal(i, "new_business", float(signup[i]), float(nb_close[i]), bool(nb_won[i]),
-                           float(nb_prob[i]), float(12 * value0[i]), int(nb_owner[i])))
+    new_business = _Deals.build(np.arange(n), KINDS.index("new_business"), signup, nb_close, nb_won, nb_prob,
+                                12 * value0, nb_owner)
 
     # ------------------------------------------------------------ subscription terms
     rng = rng_for(seed, 4)
@@ -543,72 +845,10 @@ def make_b2b_world(n_accounts: int = 500, *, n_leads: int | None = None, seed: i
     for c in ("customer_id", "contact_id"):
         interactions[c] = interactions[c].astype(str)
 
-    # ------------------------------------------------------------ renewal + upsell deals
-    rng = rng_for(seed, 8)
-    for j in range(n_sub):
-        created = t_e[j] - p.renewal_lead_days
-        if created >= days:
-            continue
-        created = max(created, t_s[j] + 1.0)
-        if created >= days:
-            continue
-        close = t_e[j] - rng.uniform(0.5, 14.0)
-        close = max(close, created + 1.0)
-        next_value = t_val[j + 1] if (t_ren[j] and j + 1 < n_sub and t_acc[j + 1] == t_acc[j]) else t_val[j]
-        deals.append(_Deal(int(t_acc[j]), "renewal", float(created), float(close), bool(t_ren[j]),
-                           float(t_prob[j]), float(12 * next_value), int(rng.integers(0, p.n_owners))))
-    up_cnt = rng.poisson(p.upsell_rate_per_year / 12.0 * frac * np.exp(0.5 * h)).ravel()
-    cell = np.repeat(np.arange(up_cnt.size), up_cnt)
-    ua, um = np.divmod(cell, n_months)
-    lo_c = np.nan_to_num(a_lo.ravel()[cell])
-    ut = lo_c + rng.random(cell.size) * (a_hi.ravel()[cell] - lo_c)
-    for a_i, m_i, t_i in zip(ua, um, ut, strict=True):
-        if t_i >= days:
-            continue
-        own = int(rng.integers(0, p.n_owners))
-        prob = float(sigmoid(p.upsell_intercept + p.upsell_win_health * h[a_i, m_i] + owner_skill[own]
-                             + p.deal_noise_sd * rng.standard_normal()))
-        cyc = rng.gamma(3.0, p.cycle_mean_days / 3.0) * (1.0 + 1.5 * (1.0 - prob)) + 3.0
-        cur_val = t_val[(t_acc == a_i) & (t_s <= t_i)]
-        base_val = cur_val[-1] if cur_val.size else value0[a_i]
-        deals.append(_Deal(int(a_i), "upsell", float(t_i), float(t_i + cyc), bool(rng.random() < prob),
-                           prob, float(12 * base_val * rng.uniform(0.1, 0.5)), own))
-
-    # ------------------------------------------------------------ stage walks
-    deals.sort(key=lambda d: (d.created, d.account))
-    rng = rng_for(seed, 9)
-    opp_ids = _ids("O", len(deals))
-    owner_names = [f"rep_{i + 1:02d}" for i in range(p.n_owners)]
-    h_rows, o_rows = [], []
-    acc_np = acc_ids.to_numpy()
-    for oid, d in zip(opp_ids, deals, strict=True):
-        rows, closed, won = _walk(rng, d, p, days)
-        for t, st, amt, ec in rows:
-            h_rows.append((oid, t, st, amt, ec))
-        t, st, amt, ec = rows[-1]
-        o_rows.append((oid, acc_np[d.account], d.created, amt, st, ec,
-                       np.nan if closed is None else closed, won, owner_names[d.owner]))
-    hist = pd.DataFrame(h_rows, columns=["opportunity_id", "t", "stage", "amount", "ec"])
-    opportunity_history = pd.DataFrame({
-        "opportunity_id": hist["opportunity_id"].astype(str),
-        "ts": _ts(s0, hist["t"].to_numpy()),
-        "stage": hist["stage"].astype(str),
-        "amount": hist["amount"].astype(np.float64),
-        "expected_close_at": _ts(s0, hist["ec"].to_numpy()),
-    })
-    od = pd.DataFrame(o_rows, columns=["opportunity_id", "customer_id", "created", "amount", "stage",
-                                       "ec", "closed", "won", "owner"])
-    opportunities = pd.DataFrame({
-        "opportunity_id": od["opportunity_id"].astype(str),
-        "customer_id": od["customer_id"].astype(str),
-        "created_at": _ts(s0, od["created"].to_numpy()),
-        "amount": od["amount"].astype(np.float64),
-        "stage": od["stage"].astype(str),
-        "expected_close_at": _ts(s0, od["ec"].to_numpy()),
-        "closed_at": _ts(s0, od["closed"].to_numpy(dtype=np.float64)),
-        "won": pd.array(od["won"].tolist(), dtype="boolean"),
-        "owner": od["owner"].astype(str),
-    })
+    # ------------------------------------------------------------ opportunities (streams 8 and 9)
+    terms = _Terms(account=t_acc, start=t_s, end=t_e, value=t_val, prob=t_prob, renewed=t_ren)
+    opportunities, opportunity_history, truth_opps = _opportunities(
+        seed, p, days, s0, acc_ids, new_business, terms, h, frac, a_lo, a_hi, owner_skill, value0)
 
     # ------------------------------------------------------------ leads
     rng = rng_for(seed, 10)
@@ -714,15 +954,6 @@ def make_b2b_world(n_accounts: int = 500, *, n_leads: int | None = None, seed: i
         "conversion_probability": l_prob,
         "will_convert": l_will,
         "converted": np.isfinite(l_conv_obs),
-    })
-    truth_opps = pd.DataFrame({
-        "opportunity_id": opp_ids,
-        "customer_id": opportunities["customer_id"],
-        "kind": pd.Series([d.kind for d in deals], dtype=str),
-        "win_probability": np.array([d.prob for d in deals], dtype=np.float64),
-        "won": np.array([d.won for d in deals], dtype=bool),
-        "closed_in_window": opportunities["closed_at"].notna().to_numpy(),
-        "close_at": _ts(s0, np.array([d.close for d in deals], dtype=np.float64)),
     })
     tables = CRMTables.from_frames({
         "customers": customers, "contacts": contacts, "subscriptions": subscriptions,
