@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,94 @@ def _cmd_leads_daily(a: argparse.Namespace) -> int:
         compared = f"the scores as of {_day(daily.previous_as_of)}"
     _leadscore.print_daily(daily, a.top if a.top is not None else _leadscore.DEFAULT_DAILY_TOP, compared)
     return EXIT_OK
+
+
+# --------------------------------------------------------------- forecast
+def _cmd_forecast(a: argparse.Namespace) -> int:
+    """Period bookings from a forecast model: the table on stdout, the frame to --out."""
+    from crmml.cli import _forecast, _leadscore
+    from crmml.data import ExclusionReport
+    from crmml.exceptions import IncompatibleArtifactError
+    from crmml.training import as_of_sources
+
+    as_of = _parse_as_of(a.as_of)
+    if a.out:
+        _check_writable(Path(a.out), "--out", want="file")
+        _leadscore.list_format(a.out, "--out")
+    _check_data(a.data)
+    scorer = _load_model(a.model, a.tracking_uri, None)
+    if scorer.kind != "forecast":
+        raise IncompatibleArtifactError(
+            f"--model {a.model!r} holds a {scorer.kind!r} model, not a 'forecast' model. Fix: pass one "
+            "('crmml train forecast --data DIR --save FOLDER', or models:/crmml-forecast@champion).")
+    tables = _load(a.data)
+    if as_of is None:
+        as_of = _default_as_of(tables, sources=as_of_sources(scorer))
+    report = ExclusionReport()
+    with _step(f"forecasting {a.periods} {scorer.period}(s) from {_day(as_of)}"):
+        frame = scorer.forecast(tables, as_of, periods=a.periods, group_by=a.group_by, report=report)
+    for e in report.to_dict():
+        _err(_exclusion(e))
+    if a.out:
+        with _step(f"writing {len(frame):,} rows to {a.out}"):
+            _leadscore.write_list_atomic(frame, a.out, "--out")
+    _forecast.print_forecast(frame, a.group_by)
+    return EXIT_OK
+
+
+def _cmd_backtest_forecast(a: argparse.Namespace) -> int:
+    """Replay the forecast from every origin between --start and --end; print the summary, write the plots."""
+    import pandas as pd
+
+    from crmml.cli import _forecast
+    from crmml.exceptions import ParameterError
+    from crmml.forecast import backtest
+
+    start = _parse_as_of(a.start)
+    end = _parse_as_of(a.end)
+    out = Path(a.out_dir) if a.out_dir else None
+    if out is not None:
+        _check_writable(out, "--out-dir", want="folder")
+    _check_data(a.data)
+    tables = _load(a.data, ("customers", "opportunities", "opportunity_history", "interactions", "contacts"))
+    if end is None:
+        from crmml.forecast._backtest import _data_end
+
+        end = _data_end(tables) - pd.DateOffset(months=6 if a.period == "quarter" else 2)
+    if end < start:
+        raise ParameterError(f"--end {_day(end)} is before --start {_day(start)}. Fix: an earlier --start.")
+    origins = pd.date_range(start, end, freq=f"{a.every_days}D")
+    params = {k: v for k, v in _forecast.train_params(a).items() if k not in ("period", "interval_origins")}
+    with _step(f"backtesting {len(origins)} origins from {_day(start)} to {_day(origins[-1])} "
+               f"(each refits the model)"):
+        result = backtest(tables, origins, period=a.period, periods=a.periods, progress=sys.stderr.isatty(),
+                          **params)
+    if out is not None:
+        from crmml.cli._leadscore import write_list_atomic
+        from crmml.plotting.forecast import plot_coverage, plot_fan_chart
+
+        out.mkdir(parents=True, exist_ok=True)
+        with _step(f"writing backtest.csv, fan_chart.png and coverage.png to {out}"):
+            write_list_atomic(result.frame, str(out / "backtest.csv"), "--out-dir")
+            _save_figure(lambda ax: plot_fan_chart(result.frame, 0, ax=ax), out / "fan_chart.png")
+            _save_figure(lambda ax: plot_coverage(result.frame, ax=ax), out / "coverage.png")
+    _forecast.print_backtest(result.summary())
+    return EXIT_OK
+
+
+def _save_figure(draw: Any, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    try:
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------------ demo

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crmml.cli import _churn, _clv, _leadscore
+from crmml.cli import _churn, _clv, _forecast, _leadscore
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ CLI_KINDS: dict[str, KindCLI] = {
                      _churn.print_scores),
     "leadscore": KindCLI("lead scoring (conversion probability, 1-99 score, grade A-D, reasons)",
                          _leadscore.add_train_options, _leadscore.train_params, _leadscore.print_scores),
+    "forecast": KindCLI("pipeline forecast (win and timing per deal, period bookings with intervals)",
+                        _forecast.add_train_options, _forecast.train_params, _forecast.print_scores),
 }
 
 

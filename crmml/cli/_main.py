@@ -10,9 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from crmml.cli import _forecast
 from crmml.cli._commands import (
+    _cmd_backtest_forecast,
     _cmd_demo,
     _cmd_features,
+    _cmd_forecast,
     _cmd_leads_daily,
     _cmd_score,
     _cmd_synth,
@@ -134,6 +137,31 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs "
                                            "(default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db; never created)")
     dl.set_defaults(func=_cmd_leads_daily)
+
+    fc = leaf(sub, "forecast", "period bookings from a forecast model: P10-P90 beside the stage-weighted pipeline")
+    fc.add_argument("--model", required=True, help="forecast model folder or MLflow URI, e.g. "
+                                                   "models:/crmml-forecast@champion")
+    fc.add_argument("--data", required=True, help="folder of contract tables")
+    fc.add_argument("--as-of", help="the forecast date (default: the day after the latest opportunities / "
+                                    "opportunity_history event not in the future)")
+    fc.add_argument("--periods", type=_COUNT, default=2, help="the current period and the ones after it (default 2)")
+    fc.add_argument("--group-by", help="a column of opportunities (e.g. owner) or customers (e.g. industry)")
+    fc.add_argument("--out", help="write the forecast to a .csv or .parquet file (atomically)")
+    fc.add_argument("--tracking-uri", help="MLflow tracking URI for models:/ and runs:/ URIs "
+                                           "(default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db; never created)")
+    fc.set_defaults(func=_cmd_forecast)
+
+    bt = sub.add_parser("backtest", help="replay a model over past origins against what happened", parents=[debug])
+    bts = bt.add_subparsers(dest="backtest_kind", required=True, metavar="KIND")
+    bf = leaf(bts, "forecast", "the pipeline forecast: refit at each origin, coverage and errors vs stage-weighted")
+    bf.add_argument("--data", required=True, help="folder of contract tables (the full history)")
+    bf.add_argument("--start", required=True, help="first origin (date)")
+    bf.add_argument("--end", help="last origin (default: the latest origin whose next period ended in the data)")
+    bf.add_argument("--every-days", type=_COUNT, default=14, help="days between origins (default 14)")
+    bf.add_argument("--periods", type=_COUNT, default=2, help="periods forecast from each origin (default 2)")
+    bf.add_argument("--out-dir", help="folder for backtest.csv, fan_chart.png and coverage.png")
+    _forecast.add_train_options(bf)
+    bf.set_defaults(func=_cmd_backtest_forecast)
 
     d = leaf(sub, "demo", "the main job on the embedded sample world")
     d.add_argument("--workdir", default="crmml-demo", help="where data, plots and scores go (default ./crmml-demo); "

@@ -145,7 +145,9 @@ def backtest(tables: CRMTables | Mapping[str, pd.DataFrame] | str, origins: Iter
     progress : bool
         A tqdm progress bar over the origins.
     **model_params
-        Passed to :class:`PipelineForecastModel` (``period`` is set here).
+        Passed to :class:`PipelineForecastModel` (``period`` is set here;
+        ``interval_origins`` is 0: the backtest corrects its intervals itself,
+        in time order).
 
     Returns
     -------
@@ -153,6 +155,11 @@ def backtest(tables: CRMTables | Mapping[str, pd.DataFrame] | str, origins: Iter
     """
     from crmml.forecast._model import PipelineForecastModel
 
+    if model_params.get("interval_origins", 0):
+        raise ParameterError("backtest: 'interval_origins' must be 0 (or left out) — each origin's intervals are "
+                             "corrected by the residuals of the earlier origins in this backtest. Got "
+                             f"{model_params['interval_origins']!r} instead.")
+    params = {**model_params, "period": period, "interval_origins": 0}
     t = as_tables(tables)
     stamps = sorted({to_timestamp(o, "origins") for o in origins})
     if not stamps:
@@ -169,7 +176,7 @@ def backtest(tables: CRMTables | Mapping[str, pd.DataFrame] | str, origins: Iter
 
         it = tqdm(stamps, desc="backtest origins", unit="origin")
     for o in it:
-        model = PipelineForecastModel(**{**model_params, "period": period}).fit(t, o)
+        model = PipelineForecastModel(**params).fit(t, o)
         fc = model.forecast(t, o, periods=periods)
         for k, r in enumerate(fc.itertuples(index=False)):
             if r.period_end > end:

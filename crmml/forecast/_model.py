@@ -17,6 +17,7 @@ leakage first). See ``docs/forecast.md``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -27,13 +28,15 @@ import pandas as pd
 from crmml._payload import Payload
 from crmml._validation import Interval, Options
 from crmml.data import DEFAULT_OPEN_STAGES, CRMTables, ExclusionReport
-from crmml.exceptions import ParameterError
+from crmml.exceptions import InsufficientDataError, ParameterError
 from crmml.features import as_of_view, opportunity_features, opportunity_outcome_labels
+from crmml.forecast._backtest import conformal_quantiles
 from crmml.forecast._bookings import QUANTILES, new_business_history, simulate_open, stage_win_rates
 from crmml.forecast._periods import PERIODS, period_bounds
 from crmml.supervised import (
     DAYS_AHEAD,
     BinaryOutcomeModel,
+    Evaluation,
     LeakageReport,
     ReasonTemplate,
     ReasonTemplates,
@@ -41,6 +44,7 @@ from crmml.supervised import (
     TierPolicy,
     TrainingSet,
     crm_templates,
+    evaluate,
     expand_over_horizons,
     horizon_curve,
     horizon_curve_row,
@@ -51,6 +55,8 @@ from crmml.supervised._scorer import TREE_PARAMETERS
 from crmml.supervised._static import add_static_columns
 
 __all__ = ["PipelineForecastModel", "WIN_GRID", "forecast_templates"]
+
+logger = logging.getLogger("crmml.forecast")
 
 WIN_GRID = (7, 14, 21, 30, 45, 60, 75, 90, 120, 150)
 """Look-ahead days of the training rows (the horizon is always added)."""
@@ -127,6 +133,13 @@ class PipelineForecastModel(SupervisedScorer):
         Static columns to use even though the screen flags them.
     n_simulations : int, default=2000
         Monte Carlo draws of the period forecast.
+    interval_origins : int, default=12
+        Origins of the backtest run at fit to correct the simulated
+        intervals (every ``interval_spacing_days`` back from the latest
+        origin whose current and next periods have ended by ``as_of``); each
+        refits the model on what was known then. 0: no backtest, the intervals are the
+        simulation's (``forecast`` says so in its ``interval`` column).
+    interval_spacing_days : int, default=14
     learning_rate, num_leaves, max_depth, tree_tolerance, num_threads, seed
         LightGBM settings.
 
@@ -136,6 +149,12 @@ class PipelineForecastModel(SupervisedScorer):
         P(won within ``days_ahead``), monotone in ``days_ahead``.
     closing_ : BinaryOutcomeModel
         P(closed, won or lost, within ``days_ahead``).
+    period_check_ : Evaluation
+        P(won before the end of the period) on the held-out cutoff's open
+        deals against what happened (ROC AUC, ECE, calibration curve).
+    intervals_ : dict
+        The backtest run at fit: its origins, the normalised residuals that
+        correct the intervals (by period index) and its cells.
     leakage_ : LeakageReport or None
     as_of_, cutoffs_, exclusions_, reason_frequencies_
         As for every supervised crmml model.
@@ -146,10 +165,10 @@ class PipelineForecastModel(SupervisedScorer):
     display_name: ClassVar[str] = "pipeline forecast"
     output_names: ClassVar[dict[str, str | None]] = {"probability": "win_probability", "tier": None,
                                                      "action": None}
-    context_columns: ClassVar[tuple[str, ...]] = ("customer_id", "expected_close_days")
+    context_columns: ClassVar[tuple[str, ...]] = ("customer_id", "expected_close_days", "scored_at")
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 2
-    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "closing")
+    _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "closing", "intervals", "period_check")
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(tuple(PERIODS))],
@@ -159,6 +178,8 @@ class PipelineForecastModel(SupervisedScorer):
         "static_columns": [_Names()],
         "allow_columns": [_Names()],
         "n_simulations": [Interval(100, 100_000, integer=True)],
+        "interval_origins": [Interval(0, 104, integer=True)],
+        "interval_spacing_days": [Interval(1, 365, integer=True)],
         **TREE_PARAMETERS,
     }
 
@@ -172,6 +193,8 @@ class PipelineForecastModel(SupervisedScorer):
         static_columns: tuple[str, ...] = (),
         allow_columns: tuple[str, ...] = (),
         n_simulations: int = 2000,
+        interval_origins: int = 12,
+        interval_spacing_days: int = 14,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         max_depth: int = 4,
@@ -186,6 +209,8 @@ class PipelineForecastModel(SupervisedScorer):
         self.static_columns = static_columns
         self.allow_columns = allow_columns
         self.n_simulations = n_simulations
+        self.interval_origins = interval_origins
+        self.interval_spacing_days = interval_spacing_days
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.max_depth = max_depth
@@ -233,6 +258,7 @@ class PipelineForecastModel(SupervisedScorer):
         opp = view.opportunities.set_index("opportunity_id").reindex(frame.index)
         frame["customer_id"] = opp["customer_id"].astype(str).to_numpy()
         frame["expected_close_days"] = frame["days_to_expected_close"].to_numpy(dtype=np.float64)
+        frame["scored_at"] = ts  # the as_of the timing outputs refer to (the current period, the close date)
         return add_static_columns(frame, view.opportunities, "opportunity_id", self.static_columns, ts)
 
     def _training_features(self, t: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:
@@ -242,7 +268,8 @@ class PipelineForecastModel(SupervisedScorer):
         return opportunity_outcome_labels(t, ts, h)[["won"]]
 
     def _model_options(self) -> dict[str, Any]:
-        return {**self._tree_options(), "monotone": {DAYS_AHEAD: 1}, "exclude": ("customer_id", "expected_close_days")}
+        return {**self._tree_options(), "monotone": {DAYS_AHEAD: 1},
+                "exclude": ("customer_id", "expected_close_days", "scored_at")}
 
     def _tier_policy(self) -> TierPolicy:
         return TierPolicy.by_probability({"high": 0.6, "medium": 0.3})  # unused: no tier column
@@ -302,6 +329,43 @@ class PipelineForecastModel(SupervisedScorer):
         finally:
             for name in ("_fit_opps", "_closing_days", "_base_set"):
                 self.__dict__.pop(name, None)
+        self.intervals_ = self._interval_backtest(t, ts)
+        return self
+
+    def _interval_backtest(self, t: CRMTables, ts: pd.Timestamp) -> dict[str, Any]:
+        """Normalised residuals of a backtest over past origins (each model refitted then), by period index."""
+        from crmml.forecast._backtest import backtest
+
+        n = int(self.interval_origins)
+        empty: dict[str, Any] = {"origins": [], "residuals": {}, "cells": []}
+        if n == 0:
+            return empty
+        # the latest origin whose two forecast periods (its own and the next) have ended by as_of
+        latest = (pd.Period(ts, freq=PERIODS[self.period]) - 1).start_time.normalize() - pd.Timedelta(days=1)
+        step = pd.Timedelta(days=int(self.interval_spacing_days))
+        origins = [latest - step * i for i in range(n)]
+        params = {k: v for k, v in self.get_params().items() if k not in ("period", "interval_origins")}
+        try:
+            result = backtest(t, origins, period=self.period, periods=2, data_end=ts, interval_origins=0, **params)
+        except (InsufficientDataError, ParameterError) as exc:
+            logger.warning("forecast intervals: the backtest at fit could not run (%s); the intervals are the "
+                           "simulation's, uncorrected", str(exc).split(". ")[0])
+            return empty
+        return _intervals_state(result.frame)
+
+    def calibrate_intervals(self, result: Any) -> PipelineForecastModel:
+        """Correct the forecast intervals with the residuals of a :func:`~crmml.forecast.backtest` result.
+
+        The backtest's periods must have ended by the model's ``as_of_``
+        (only what was known then may calibrate it).
+        """
+        self._check_fitted("calibrate_intervals")
+        f = result.frame
+        late = f["period_end"] > self.as_of_
+        if late.any():
+            raise ParameterError(f"calibrate_intervals: {int(late.sum())} backtest rows end after the model's as_of "
+                                 f"({self.as_of_.date()}); use a backtest of earlier origins.")
+        self.intervals_ = _intervals_state(f)
         return self
 
     def _fit_spine(self, tset: TrainingSet, ts: pd.Timestamp) -> BinaryOutcomeModel:
@@ -309,7 +373,21 @@ class PipelineForecastModel(SupervisedScorer):
         base = self._base_set
         closing_set = expand_over_horizons(base, self._closing_days, self._grid(), label="closed")
         self.closing_ = self._fit_one(closing_set, ts)
+        self.period_check_ = self._period_check(won, base)
         return won
+
+    def _period_check(self, won: BinaryOutcomeModel, base: TrainingSet) -> Evaluation:
+        """P(won before the end of the period) vs what happened, on the held-out cutoff's open deals."""
+        frame = base.frame
+        cut = max(base.cutoffs)
+        held = (frame["cutoff"] == cut).to_numpy()
+        (_, end), = period_bounds(cut, self.period, 1)
+        d_end = min((end - cut) / pd.Timedelta(days=1), float(self.horizon_days))
+        p = horizon_curve(won, frame.loc[held], [d_end], num_threads=self._threads())[:, 0]
+        won_days = np.where(np.asarray(base.y)[held] == 1, self._closing_days[held], np.nan)
+        with np.errstate(invalid="ignore"):
+            y = (won_days < d_end).astype(np.int64)
+        return evaluate(y, p)
 
     # ------------------------------------------------------------ scoring
     def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
@@ -338,10 +416,24 @@ class PipelineForecastModel(SupervisedScorer):
     def _threads(self) -> int | None:
         return int(self.num_threads) or None
 
-    def _outputs_as_of(self) -> pd.Timestamp:
-        """The as_of of the outputs being computed: :meth:`score`'s, else today 00:00 UTC."""
+    def _outputs_as_of(self, frame: pd.DataFrame | None = None, row: Mapping[str, Any] | None = None
+                       ) -> pd.Timestamp:
+        """The as_of the timing outputs refer to: :meth:`score_row`'s ``as_of``, else the feature rows'
+        ``scored_at`` (set by :meth:`build_features`), else today 00:00 UTC."""
+        from crmml.features import to_timestamp
+
         ts = self.__dict__.get("_scoring_as_of")
-        return ts if ts is not None else pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+        if ts is not None:
+            return ts
+        if frame is not None and "scored_at" in frame.columns and len(frame):
+            values = pd.unique(frame["scored_at"])
+            if len(values) > 1:
+                raise ParameterError(f"The feature rows of PipelineForecastModel hold {len(values)} different "
+                                     "'scored_at' values; score the rows of one as_of at a time.")
+            return to_timestamp(values[0], "scored_at")
+        if row is not None and row.get("scored_at") is not None:
+            return to_timestamp(row.get("scored_at"), "scored_at")
+        return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
 
     def _curve_days(self, as_of: pd.Timestamp) -> np.ndarray:
         """The median grid (every CURVE_STEP_DAYS up to the horizon), then the period end (last column)."""
@@ -350,7 +442,7 @@ class PipelineForecastModel(SupervisedScorer):
         return np.r_[grid, min(self._period_end_days(as_of), h)]
 
     def _add_outputs(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-        as_of = self._outputs_as_of()
+        as_of = self._outputs_as_of(frame=frame)
         days = self._curve_days(as_of)
         curve = self.timing_curve(frame, days)
         exp_close = frame["expected_close_days"].to_numpy(dtype=np.float64)
@@ -372,7 +464,7 @@ class PipelineForecastModel(SupervisedScorer):
         return pd.concat([first, out[[p]], timing, out.drop(columns=[p])], axis=1)
 
     def _add_outputs_row(self, res: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-        as_of = self._outputs_as_of()
+        as_of = self._outputs_as_of(row=row)
         days = self._curve_days(as_of)
         curve = horizon_curve_row(self.model_, row, np.clip(days, 1e-9, None))
         exp_close = np.array([_float(row.get("expected_close_days"))])
@@ -392,8 +484,9 @@ class PipelineForecastModel(SupervisedScorer):
     def score_row(self, row: Mapping[str, Any], *, as_of: Any = None) -> dict[str, Any]:
         """One open deal's outputs from a feature mapping (no pandas; one thread).
 
-        ``as_of`` (default: today 00:00 UTC) sets the current period; the
-        look-ahead feature is set here, whatever ``row`` holds.
+        ``as_of`` (default: the row's ``scored_at``, else today 00:00 UTC)
+        sets the current period; the look-ahead feature is set here,
+        whatever ``row`` holds.
         """
         from crmml.features import to_timestamp
 
@@ -425,13 +518,7 @@ class PipelineForecastModel(SupervisedScorer):
         ``reason_1..3`` / ``reason_neg_1..2`` with ``_feature`` and
         ``_contribution``.
         """
-        from crmml.features import to_timestamp
-
-        self._scoring_as_of = to_timestamp(as_of)
-        try:
-            return super().score(tables, as_of, report=report)
-        finally:
-            self.__dict__.pop("_scoring_as_of", None)
+        return super().score(tables, as_of, report=report)
 
     # ------------------------------------------------------------ period forecast
     def forecast(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
@@ -503,9 +590,12 @@ class PipelineForecastModel(SupervisedScorer):
             sw_open = np.bincount(g_open[in_period], weights=np.nan_to_num(amount * rate)[in_period], minlength=G)
             p_k = F[:, k + 1] - F[:, k]
             from_open = np.bincount(g_open, weights=np.nan_to_num(amount) * p_k, minlength=G)
+            pool, how = self._interval_pool(k)
             for gi, name in enumerate(labels):
                 total = booked[k, gi] + sims[k, gi] + new[gi]
                 q = np.quantile(total, QUANTILES)
+                if pool is not None:
+                    q = np.maximum(conformal_quantiles(q[None, :], pool)[0], booked[k, gi])
                 row = {"period_start": s, "period_end": e}
                 if group_by is not None:
                     row[group_by] = name
@@ -514,15 +604,146 @@ class PipelineForecastModel(SupervisedScorer):
                             "expected": booked[k, gi] + from_open[gi] + from_new,
                             **{f"p{int(round(100 * a))}": v for a, v in zip(QUANTILES, q, strict=True)},
                             "stage_weighted": booked[k, gi] + sw_open[gi],
-                            "open_deals": int(np.sum((g_open == gi) & (p_k > 0)))})
+                            "open_deals": int(np.sum((g_open == gi) & (p_k > 0))), "interval": how})
                 rows.append(row)
         return pd.DataFrame(rows)
+
+    def feature_schema(self) -> dict[str, str]:
+        """The feature columns' MLflow types (``scored_at``, the as_of of the rows, is a datetime)."""
+        out = super().feature_schema()
+        if "scored_at" in out:
+            out["scored_at"] = "datetime"
+        return out
+
+    def input_example(self) -> pd.DataFrame:
+        """A made-up one-row feature frame (no real deal) for MLflow's model signature."""
+        ex = super().input_example()
+        if "scored_at" in ex.columns:
+            ex["scored_at"] = self.as_of_
+        return ex
+
+    def output_schema(self) -> dict[str, str]:
+        """The entity id and every output column with its MLflow type, in order."""
+        base = super().output_schema()
+        reasons = {k: v for k, v in base.items() if k.startswith("reason")}
+        return {self.entity: "string", "customer_id": "string", "amount": "double", "stage": "string",
+                "win_probability": "double", "close_in_period_probability": "double",
+                "expected_close_at": "datetime", "slip_probability": "double", "expected_bookings": "double",
+                **reasons}
+
+    # ------------------------------------------------------------ describing
+    def training_metrics(self) -> dict[str, float]:
+        """The spine's held-out metrics, P(won in period) on the held-out cutoff, and the fit backtest's summary."""
+        out = super().training_metrics()
+        pc = self.period_check_
+        out.update({f"period_{k}": v for k, v in pc.metrics().items() if v is not None})
+        result = self.backtest_result()
+        if result is not None:
+            out.update({f"backtest_{k}": float(v) for k, v in result.summary().items() if v is not None})
+        return out
+
+    def model_card(self) -> dict[str, Any]:
+        """Facts for the generated model card (no personal data)."""
+        self._check_fitted("model_card")
+        m = self.model_
+        pc = self.period_check_
+        result = self.backtest_result()
+        summary = result.summary() if result is not None else None
+        tables: list[dict[str, Any]] = [
+            {"title": "P(won before the end of the period) on the held-out cutoff's open deals",
+             "columns": ("bin", "deals", "mean predicted", "observed"),
+             "rows": [(i + 1, int(n), f"{mp:.3f}", f"{ob:.3f}") for i, (mp, ob, n) in enumerate(zip(
+                 pc.calibration_curve["mean_predicted"], pc.calibration_curve["observed"],
+                 pc.calibration_curve["count"], strict=True))]},
+            {"title": "Reason summary (held-out sample: share with the factor among the top 3 reasons)",
+             "columns": ("factor", "share"),
+             "rows": [(m.templates_.label(f), f"{v:.1%}") for f, v in list(self.reason_frequencies_.items())[:10]]},
+        ]
+        if summary is not None:
+            def pct(v: Any) -> str:
+                return "—" if v is None else f"{v:.0%}"
+
+            tables.insert(0, {
+                "title": f"Backtest at fit ({summary['cells']} origin × period cells, each origin refitted)",
+                "columns": ("measure", "value"),
+                "rows": [("coverage of the 50 % interval (corrected cells / raw simulation)",
+                          f"{pct(summary['coverage_50'])} / {pct(summary['raw_coverage_50'])}"),
+                         ("coverage of the 80 % interval (corrected cells / raw simulation)",
+                          f"{pct(summary['coverage_80'])} / {pct(summary['raw_coverage_80'])}"),
+                         ("median absolute % error: model p50 / stage-weighted",
+                          f"{pct(summary['mdape_model'])} / {pct(summary['mdape_baseline'])}")]})
+        return {
+            "title": "crmml pipeline forecast",
+            "summary": (f"Per open deal: P(won within d days) for every d up to {self.horizon_days:g} (one LightGBM "
+                        "model monotone in d, calibrated), P(closed by the CRM close date), reasons. Per "
+                        f"{self.period}: booked + simulated open deals ({self.n_simulations:,} draws) + new deals "
+                        "resampled from the same window of the last 52 weeks; intervals corrected by the "
+                        "normalised residuals of a backtest run at fit. Point-in-time features stacked over "
+                        f"{len(self.cutoffs_)} cutoffs; the latest is held out for early stopping, "
+                        f"{m.calibrator_.method} calibration and evaluation."),
+            "intended_use": ("Weekly pipeline reviews: which deals will close this period, what will be booked, and "
+                             "with what uncertainty. Not for judging individual sales reps."),
+            "parameters": {**self._card_parameters(), "period_roc_auc": pc.roc_auc or float("nan"),
+                           "period_ece": pc.ece},
+            "outputs": {
+                "win_probability": f"calibrated P(won within {self.horizon_days:g} days)",
+                "close_in_period_probability": f"P(won before the end of the {self.period} holding as_of)",
+                "expected_close_at": "median predicted close date of a win",
+                "slip_probability": "P(not closed, won or lost, by the CRM's expected close date); 1 when past",
+                "expected_bookings": "amount × close_in_period_probability",
+                "reason_1..3 / reason_neg_1..2": "factors raising / lowering the win probability, in words",
+            },
+            "tables": tables,
+            "limits": [
+                "win_probability is P(won within the horizon): deals with longer cycles are under-counted.",
+                "Few deals per period give wide intervals; the correction needs at least 8 backtest cells "
+                "(else the interval column says 'simulation (uncorrected)').",
+                "New business is resampled from the last 52 weeks: a trend or seasonality beyond that window is "
+                "not modelled.",
+                "Deals are simulated independently given their probabilities; shared shocks show only through "
+                "the conformal correction.",
+                "Reasons are associations (TreeSHAP contributions), not causes.",
+            ],
+        }
+
+    def _artifact_metadata(self) -> dict[str, str]:
+        return {"as_of": self.as_of_.isoformat()}
+
+    def backtest_result(self) -> Any:
+        """The backtest run at fit as a :class:`~crmml.forecast.BacktestResult` (None without one)."""
+        from crmml.forecast._backtest import BacktestResult, _finish
+
+        self._check_fitted("backtest_result")
+        cells = self.intervals_["cells"]
+        if not cells:
+            return None
+        f = pd.DataFrame(cells)
+        for c in ("origin", "period_start", "period_end"):
+            f[c] = pd.to_datetime(f[c])
+        return BacktestResult(_finish(f.assign(expected=np.nan)))
+
+    def _interval_pool(self, k: int) -> tuple[np.ndarray | None, str]:
+        """The residuals correcting period index ``k`` and how the interval is described."""
+        from crmml.forecast._backtest import calibration_pool
+
+        res = self.intervals_["residuals"]
+        keys = sorted(res, key=int)
+        r = np.array([x for key in keys for x in res[key]], dtype=np.float64)
+        idx = np.array([int(key) for key in keys for _ in res[key]], dtype=np.int64)
+        pool = calibration_pool(r, np.ones(r.size, dtype=bool), idx, k) if r.size else None
+        if pool is None:
+            return None, "simulation (uncorrected)"
+        return pool, f"conformal ({pool.size} backtest cells)"
 
     # ------------------------------------------------------------ persistence
     def _extra_state_to_dict(self) -> dict[str, Any]:
         c = self.closing_
         return {"leakage": None if self.leakage_ is None else self.leakage_.to_dict(),
-                "closing": {"supervised": c.to_dict(), "booster": {"file": BOOSTER_TXT, "text": c.tree_.to_text()}}}
+                "closing": {"supervised": c.to_dict(), "booster": {"file": BOOSTER_TXT, "text": c.tree_.to_text()}},
+                "intervals": {"origins": list(self.intervals_["origins"]),
+                              "residuals": {k: list(v) for k, v in self.intervals_["residuals"].items()},
+                              "cells": [dict(c) for c in self.intervals_["cells"]]},
+                "period_check": self.period_check_.to_dict()}
 
     def _extra_state_from_payload(self, p: Payload) -> None:
         leak = p.mapping("leakage", nullable=True)
@@ -538,6 +759,62 @@ class PipelineForecastModel(SupervisedScorer):
         assert sup is not None
         self.closing_ = BinaryOutcomeModel.from_dict(sup, b.require("text", ("string",)),
                                                      booster_source="model.json: closing.booster.text")
+        iv = p.mapping("intervals")
+        assert iv is not None
+        iv.keys_exactly(("origins", "residuals", "cells"))
+        origins = iv.array("origins")
+        if not all(isinstance(o, str) and len(o) <= 40 for o in origins) or len(origins) > 1000:
+            raise iv.error("origins", "at most 1,000 ISO timestamps", origins[:3])
+        res = iv.mapping("residuals")
+        assert res is not None
+        out: dict[str, list[float]] = {}
+        for key in res.keys():
+            if not key.isdigit() or int(key) > 24:
+                raise res.error(key, "a period index 0-24", key)
+            vals = res.array(key)
+            if len(vals) > 100_000 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              and np.isfinite(v) for v in vals):
+                raise res.error(key, "an array of finite numbers", vals[:3])
+            out[key] = [float(v) for v in vals]
+        cells = iv.array("cells")
+        if len(cells) > 10_000:
+            raise iv.error("cells", "at most 10,000 backtest cells", len(cells))
+        kept = []
+        for c in cells:
+            if not isinstance(c, dict) or set(c) != set(_CELL_KEYS):
+                raise iv.error("cells", f"objects with the keys {list(_CELL_KEYS)}", str(c)[:80])
+            row = {k: c[k] for k in ("origin", "period_start", "period_end")}
+            if not all(isinstance(v, str) and len(v) <= 40 for v in row.values()):
+                raise iv.error("cells", "ISO timestamps for origin, period_start and period_end", str(c)[:80])
+            nums = {k: c[k] for k in _CELL_KEYS if k not in row}
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                       for v in nums.values()):
+                raise iv.error("cells", "finite numbers for the quantiles, stage_weighted and actual", str(c)[:80])
+            kept.append({**row, **{k: (int(v) if k == "period_index" else float(v)) for k, v in nums.items()}})
+        self.intervals_ = {"origins": list(origins), "residuals": out, "cells": kept}
+        pc = p.mapping("period_check")
+        assert pc is not None
+        self.period_check_ = Evaluation.from_dict(pc)
+
+
+_CELL_KEYS = ("origin", "period_start", "period_end", "period_index", "raw_p10", "raw_p25", "raw_p50", "raw_p75",
+              "raw_p90", "stage_weighted", "actual")
+
+
+def _intervals_state(f: pd.DataFrame) -> dict[str, Any]:
+    """The persisted backtest: origins, normalised residuals by period index, and the cells (numbers only)."""
+    from crmml.forecast._backtest import residuals_of
+
+    res = residuals_of(f)
+    cells = []
+    for r in f.itertuples(index=False):
+        cells.append({"origin": pd.Timestamp(r.origin).isoformat(), "period_start": r.period_start.isoformat(),
+                      "period_end": r.period_end.isoformat(), "period_index": int(r.period_index),
+                      **{k: float(getattr(r, k)) for k in _CELL_KEYS[4:]}})
+    return {"origins": sorted({pd.Timestamp(o).isoformat() for o in f["origin"]}),
+            "residuals": {str(k): [float(x) for x in res[(f["period_index"] == k).to_numpy()]]
+                          for k in sorted(f["period_index"].unique())},
+            "cells": cells}
 
 
 def _group_codes(t: CRMTables, opps: pd.DataFrame, group_by: str | None) -> tuple[list[Any], np.ndarray]:

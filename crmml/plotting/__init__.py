@@ -28,6 +28,7 @@ PLOTTERS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.plotting.clv", "save_clv_plots"),
     "churn": ("crmml.plotting.churn", "save_churn_plots"),
     "leadscore": ("crmml.plotting.leadscore", "save_leadscore_plots"),
+    "forecast": ("crmml.plotting.forecast", "save_forecast_plots"),
 }
 """Model kind → (module, function) drawing its training plots."""
 

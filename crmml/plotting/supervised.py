@@ -65,6 +65,7 @@ class Wording:
 WORDING: dict[str, Wording] = {
     "churn": Wording("churn", "customers", "churners", "riskiest first"),
     "leadscore": Wording("conversion", "leads", "converted leads", "best-scored first"),
+    "forecast": Wording("win", "deal × look-ahead rows", "wins", "likeliest first"),
 }
 """Model kind → the nouns of its plots (a kind without an entry gets :func:`wording`'s generic words)."""
 

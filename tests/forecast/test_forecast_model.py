@@ -122,17 +122,18 @@ def _with_close_value(t, leak):
 def test_a_post_outcome_snapshot_column_is_refused_unless_allowed(deal_world):
     t = _with_close_value(deal_world.tables, leak=True)
     with pytest.raises(LeakageError) as err:
-        PipelineForecastModel(static_columns=("close_value",), num_threads=1).fit(t, AS_OF)
+        PipelineForecastModel(static_columns=("close_value",), num_threads=1, interval_origins=0).fit(t, AS_OF)
     msg = str(err.value)
     assert "opportunities.close_value: alone it predicts the label with ROC AUC" in msg
     assert "allow_columns=['close_value'] (CLI: --allow-column close_value)" in msg
-    m = PipelineForecastModel(static_columns=("close_value",), allow_columns=("close_value",), num_threads=1)
+    m = PipelineForecastModel(static_columns=("close_value",), allow_columns=("close_value",), num_threads=1,
+                              interval_origins=0)
     assert "close_value" in m.fit(t, AS_OF).model_.spec_.names
 
 
 def test_an_honest_static_column_is_used(deal_world):
     t = _with_close_value(deal_world.tables, leak=False)
-    m = PipelineForecastModel(static_columns=("close_value",), num_threads=1).fit(t, AS_OF)
+    m = PipelineForecastModel(static_columns=("close_value",), num_threads=1, interval_origins=0).fit(t, AS_OF)
     assert "close_value" in m.model_.spec_.names and not m.leakage_.columns[0].flagged
 
 
