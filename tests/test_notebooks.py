@@ -54,6 +54,10 @@ def test_leadscore_notebook_is_present():
     assert NOTEBOOKS / "leadscore.ipynb" in PATHS
 
 
+def test_forecast_notebook_is_present():
+    assert NOTEBOOKS / "forecast.ipynb" in PATHS
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
 def test_notebook_is_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)

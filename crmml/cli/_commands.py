@@ -316,8 +316,10 @@ _DEMO_CHURN = {"business": "noncontractual", "horizon_days": 90.0, "num_threads"
 _DEMO_CHURN_B2B = {"business": "contractual", "horizon_days": 90.0, "num_threads": 1}
 #: Lead scoring on the same generated B2B world (9,000 leads; the cold-start model below 40 conversions).
 _DEMO_LEADS = {"horizon_days": 90.0, "num_threads": 1}
-_DEMO_OUTPUTS = ("b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet, churn_b2b_scores.parquet and "
-                 "leads_today.csv")
+#: The pipeline forecast on the same B2B world (8 backtest origins at fit correct the intervals).
+_DEMO_FORECAST = {"period": "quarter", "interval_origins": 8, "num_threads": 1}
+_DEMO_OUTPUTS = ("b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet, churn_b2b_scores.parquet, "
+                 "leads_today.csv and forecast.csv")
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
@@ -335,9 +337,10 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     data_b2b = work / "b2b"
     stale_b2b = _prepare_world_dir(data_b2b, "--workdir", own=True, force=False,
                                    fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
-    for folder in ("plots", "plots/churn", "plots/churn-b2b", "plots/leadscore"):
+    for folder in ("plots", "plots/churn", "plots/churn-b2b", "plots/leadscore", "plots/forecast"):
         _check_writable(work / folder, "--workdir", want="folder")
-    for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet", "leads_today.csv"):
+    for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet", "leads_today.csv",
+                 "forecast.csv"):
         _check_writable(work / file, "--workdir", want="file")
     jobs = {name: prepare_training(kind, params=params, holdout_days=a.holdout_days, tracking_uri=a.tracking_uri,
                                    register=True, name=name, alias="champion", plots_dir=plots,
@@ -347,7 +350,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
                                               ("crmml-churn-b2b", "churn", _DEMO_CHURN_B2B,
                                                work / "plots" / "churn-b2b"),
                                               ("crmml-leadscore", "leadscore", _DEMO_LEADS,
-                                               work / "plots" / "leadscore"))}
+                                               work / "plots" / "leadscore"),
+                                              ("crmml-forecast", "forecast", _DEMO_FORECAST,
+                                               work / "plots" / "forecast"))}
     with _step(f"generating the sample B2C world ({a.customers:,} customers, seed {a.seed}) in {data}"):
         world = synthetic.make_b2c_world(a.customers, seed=a.seed)
         _clear(stale)  # the previous demo's world only (checked above)
@@ -379,7 +384,31 @@ def _cmd_demo(a: argparse.Namespace) -> int:
                      a.top, fix="run the demo with more --accounts (the default 3000 is enough)")
     if rc != EXIT_OK:
         return rc
-    return _demo_leads(jobs["crmml-leadscore"], b2b_tables, b2b_as_of, work / "leads_today.csv")
+    rc = _demo_leads(jobs["crmml-leadscore"], b2b_tables, b2b_as_of, work / "leads_today.csv")
+    if rc != EXIT_OK:
+        return rc
+    return _demo_forecast(jobs["crmml-forecast"], b2b_tables, b2b_as_of, work / "forecast.csv")
+
+
+def _demo_forecast(job: Any, tables: Any, as_of: Any, out: Path) -> int:
+    """Train and register the forecast, then this and next quarter through ``models:/crmml-forecast@champion``."""
+    from crmml.cli import _forecast, _leadscore
+    from crmml.exceptions import InsufficientDataError
+
+    try:
+        result = job.run(tables, as_of)
+    except InsufficientDataError as exc:
+        _err(f"warning: the forecast was skipped: too few closed deals in the sample world. {exc}")
+        print("\nPipeline forecast: skipped — too few closed deals (see the warning on stderr).")
+        return EXIT_OK
+    scorer = _load_model(result.registry_uri, job.tracking_uri, "forecast")
+    with _step(f"forecasting this and next quarter from {_day(as_of)} through {result.registry_uri}"):
+        frame = scorer.forecast(tables, as_of, periods=2)
+    with _step(f"writing the forecast to {out}"):
+        _leadscore.write_list_atomic(frame, str(out), "--workdir")
+    print("\nBookings, this and next quarter (P10 / P50 / P90 beside the stage-weighted pipeline):")
+    _forecast.print_forecast(frame, None)
+    return EXIT_OK
 
 
 def _demo_leads(job: Any, tables: Any, as_of: Any, out: Path) -> int:

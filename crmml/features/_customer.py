@@ -99,7 +99,7 @@ def customer_features(
     if view.interactions is not None:
         cols.update(_interaction_features(view.interactions, index, now, ts, w, interaction_types))
     if view.invoices is not None:
-        cols.update(_invoice_features(view.invoices, index, now))
+        cols.update(invoice_features(view.invoices, index, now))
     if view.subscriptions is not None:
         cols.update(subscription_features(view.subscriptions, index, now, term_days))
     if view.contacts is not None:
@@ -147,7 +147,8 @@ def _interaction_features(ix: pd.DataFrame, index: pd.Index, now: float, ts: pd.
                               event="interaction")
 
 
-def _invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[str, np.ndarray]:
+def invoice_features(inv: pd.DataFrame, index: pd.Index, now: float) -> dict[str, np.ndarray]:
+    """Per-account payment behaviour from a point-in-time ``invoices`` view (counts, lateness, overdue)."""
     n = len(index)
     codes = frame_codes(index, inv)
     due = frame_days(inv, "due_at")

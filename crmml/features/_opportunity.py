@@ -9,7 +9,9 @@ import pandas as pd
 
 from crmml.data import DEFAULT_OPEN_STAGES, CRMTables
 from crmml.features._agg import as_category, codes_of, count_by, days, in_days, max_by, min_by, sum_by
+from crmml.features._customer import invoice_features
 from crmml.features._pit import as_of_view, to_timestamp
+from crmml.features._subscriptions import subscription_features
 from crmml.features._windows import check_windows
 
 __all__ = ["opportunity_features"]
@@ -35,7 +37,9 @@ def opportunity_features(
     ----------
     tables : CRMTables
         Needs ``opportunities``; uses ``opportunity_history``,
-        ``interactions`` and ``contacts`` when present.
+        ``interactions``, ``contacts``, ``subscriptions`` and ``invoices``
+        when present (the account's activity, buying center, contract and
+        payment behaviour).
     as_of : str, date or Timestamp
     windows : sequence of int
         Trailing windows (days) for account activity.
@@ -96,6 +100,14 @@ def opportunity_features(
         for win in w:
             cols[f"account_interactions_{win}d"] = count_by(ic, na, in_days(t, now, win))[a_codes]
         cols["account_days_since_interaction"] = (now - max_by(ic, t, na))[a_codes]
+    if view.subscriptions is not None:  # the account's contract: is it a customer, how much, how long
+        sub = subscription_features(view.subscriptions, accounts, now)
+        for k in ("mrr", "subscriptions_active", "days_to_term_end", "months_under_contract"):
+            cols[f"account_{k}"] = sub[k][a_codes]
+    if view.invoices is not None:  # the account's payment behaviour
+        inv = invoice_features(view.invoices, accounts, now)
+        for k in ("invoices_unpaid_overdue", "invoice_days_late_mean", "invoice_share_paid_late"):
+            cols[f"account_{k}"] = inv[k][a_codes]
     if view.contacts is not None:
         ct = view.contacts
         cc = codes_of(accounts, ct["customer_id"])

@@ -3,8 +3,8 @@
 The intervals' coverage is *earned* here: each cell's simulated quantiles are
 corrected by the normalised residuals of the earlier cells whose period had
 ended by the cell's origin (split conformal in time order, see
-:func:`conformal_quantiles`), exactly as a model used every week would learn
-from its own past forecasts.
+:func:`conformal_quantiles`; the residuals of every period index are pooled),
+exactly as a model used every week would learn from its own past forecasts.
 """
 
 from __future__ import annotations
@@ -68,13 +68,14 @@ def conformal_quantiles(raw: np.ndarray, residuals: np.ndarray, levels: Sequence
     return np.maximum.accumulate(out, axis=1)
 
 
-def calibration_pool(residuals: np.ndarray, known: np.ndarray, period_index: np.ndarray, k: int
-                     ) -> np.ndarray | None:
-    """The residuals that correct a cell of period index ``k``: the known ones of the same index when there
-    are :data:`MIN_CALIBRATION_CELLS`, else every known one when there are that many, else None."""
-    same = known & (period_index == k)
-    if same.sum() >= MIN_CALIBRATION_CELLS:
-        return residuals[same]
+def calibration_pool(residuals: np.ndarray, known: np.ndarray) -> np.ndarray | None:
+    """The residuals that correct a cell: every known one (whatever its period index), or None below
+    :data:`MIN_CALIBRATION_CELLS`.
+
+    Pooling the period indices keeps the pool recent: the residuals of the next period are known only
+    once that period has ended, half a year after its origin for quarters, and on the benchmark a pool
+    of those alone covered 65–73 % with the 80 % interval (pooled: 77 %).
+    """
     if known.sum() >= MIN_CALIBRATION_CELLS:
         return residuals[known]
     return None
@@ -199,9 +200,8 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     out = raw.copy()
     corrected = np.zeros(len(frame), dtype=bool)
     ends = frame["period_end"].to_numpy(dtype="datetime64[ns]")
-    index = frame["period_index"].to_numpy()
     for i, o in enumerate(frame["origin"].to_numpy(dtype="datetime64[ns]")):
-        pool = calibration_pool(res, ends <= o, index, index[i])
+        pool = calibration_pool(res, ends <= o)
         if pool is not None:
             out[i] = conformal_quantiles(raw[i:i + 1], pool)[0]
             corrected[i] = True

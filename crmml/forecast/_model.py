@@ -85,6 +85,16 @@ def forecast_templates() -> ReasonTemplates:
         ReasonTemplate("account_lost_opportunities", "account lost {value:count:deal:deals} before"),
         ReasonTemplate("account_contacts", "{value:count:contact:contacts} at the account"),
         ReasonTemplate("account_contact_roles", "{value:count:role:roles} in the buying center"),
+        ReasonTemplate("account_mrr", "account pays {value:,.0f} a month"),
+        ReasonTemplate("account_subscriptions_active", "{value:count:running subscription:running subscriptions}"),
+        ReasonTemplate("account_days_to_term_end", "the account's contract ends in {value:count:day:days}",
+                       missing="no running contract"),
+        ReasonTemplate("account_months_under_contract", "customer for {value:.0f} months"),
+        ReasonTemplate("account_invoices_unpaid_overdue", "{value:count:invoice:invoices} overdue"),
+        ReasonTemplate("account_invoice_days_late_mean", "the account pays {value:.0f} days late on average",
+                       missing="no paid invoice yet"),
+        ReasonTemplate("account_invoice_share_paid_late", "{value:.0%} of the account's invoices paid late",
+                       missing="no paid invoice yet"),
     ])
 
 
@@ -590,7 +600,7 @@ class PipelineForecastModel(SupervisedScorer):
             sw_open = np.bincount(g_open[in_period], weights=np.nan_to_num(amount * rate)[in_period], minlength=G)
             p_k = F[:, k + 1] - F[:, k]
             from_open = np.bincount(g_open, weights=np.nan_to_num(amount) * p_k, minlength=G)
-            pool, how = self._interval_pool(k)
+            pool, how = self._interval_pool()
             for gi, name in enumerate(labels):
                 total = booked[k, gi] + sims[k, gi] + new[gi]
                 q = np.quantile(total, QUANTILES)
@@ -722,15 +732,12 @@ class PipelineForecastModel(SupervisedScorer):
             f[c] = pd.to_datetime(f[c])
         return BacktestResult(_finish(f.assign(expected=np.nan)))
 
-    def _interval_pool(self, k: int) -> tuple[np.ndarray | None, str]:
-        """The residuals correcting period index ``k`` and how the interval is described."""
+    def _interval_pool(self) -> tuple[np.ndarray | None, str]:
+        """The residuals correcting the intervals (every period index pooled) and how the interval is described."""
         from crmml.forecast._backtest import calibration_pool
 
-        res = self.intervals_["residuals"]
-        keys = sorted(res, key=int)
-        r = np.array([x for key in keys for x in res[key]], dtype=np.float64)
-        idx = np.array([int(key) for key in keys for _ in res[key]], dtype=np.int64)
-        pool = calibration_pool(r, np.ones(r.size, dtype=bool), idx, k) if r.size else None
+        r = np.array([x for v in self.intervals_["residuals"].values() for x in v], dtype=np.float64)
+        pool = calibration_pool(r, np.ones(r.size, dtype=bool)) if r.size else None
         if pool is None:
             return None, "simulation (uncorrected)"
         return pool, f"conformal ({pool.size} backtest cells)"
