@@ -193,15 +193,24 @@ def backtest(tables: CRMTables | Mapping[str, pd.DataFrame] | str, origins: Iter
     return BacktestResult(_finish(frame))
 
 
-def _finish(frame: pd.DataFrame) -> pd.DataFrame:
-    """Conformal correction in time order, then the errors."""
+def _finish(frame: pd.DataFrame, pooling: str = "time") -> pd.DataFrame:
+    """Conformal correction, then the errors.
+
+    ``pooling="time"``: each cell is corrected by the cells whose period had
+    ended by its origin (what a model used every week would have known).
+    ``"other_origins"``: by the cells of every other origin (cross-conformal)
+    — for the backtest run at fit, whose cells all end by ``as_of`` but whose
+    origins are too close together for the time order to correct any of them;
+    it estimates the coverage of the corrected intervals ``forecast`` gives.
+    """
     raw = frame[[f"raw_{q}" for q in QCOLS]].to_numpy(dtype=np.float64)
     res = residuals_of(frame)
     out = raw.copy()
     corrected = np.zeros(len(frame), dtype=bool)
     ends = frame["period_end"].to_numpy(dtype="datetime64[ns]")
-    for i, o in enumerate(frame["origin"].to_numpy(dtype="datetime64[ns]")):
-        pool = calibration_pool(res, ends <= o)
+    origins = frame["origin"].to_numpy(dtype="datetime64[ns]")
+    for i, o in enumerate(origins):
+        pool = calibration_pool(res, ends <= o if pooling == "time" else origins != o)
         if pool is not None:
             out[i] = conformal_quantiles(raw[i:i + 1], pool)[0]
             corrected[i] = True

@@ -674,7 +674,8 @@ class PipelineForecastModel(SupervisedScorer):
                 return "—" if v is None else f"{v:.0%}"
 
             tables.insert(0, {
-                "title": f"Backtest at fit ({summary['cells']} origin × period cells, each origin refitted)",
+                "title": f"Backtest at fit ({summary['cells']} origin × period cells, each origin refitted; corrected "
+                         "coverage: each cell corrected by the other origins' residuals)",
                 "columns": ("measure", "value"),
                 "rows": [("coverage of the 50 % interval (corrected cells / raw simulation)",
                           f"{pct(summary['coverage_50'])} / {pct(summary['raw_coverage_50'])}"),
@@ -720,7 +721,11 @@ class PipelineForecastModel(SupervisedScorer):
         return {"as_of": self.as_of_.isoformat()}
 
     def backtest_result(self) -> Any:
-        """The backtest run at fit as a :class:`~crmml.forecast.BacktestResult` (None without one)."""
+        """The backtest run at fit as a :class:`~crmml.forecast.BacktestResult` (None without one).
+
+        Each cell's corrected interval uses the residuals of the other origins' cells (cross-conformal): an
+        estimate of the coverage of the intervals :meth:`forecast` gives with those residuals.
+        """
         from crmml.forecast._backtest import BacktestResult, _finish
 
         self._check_fitted("backtest_result")
@@ -730,7 +735,7 @@ class PipelineForecastModel(SupervisedScorer):
         f = pd.DataFrame(cells)
         for c in ("origin", "period_start", "period_end"):
             f[c] = pd.to_datetime(f[c])
-        return BacktestResult(_finish(f.assign(expected=np.nan)))
+        return BacktestResult(_finish(f.assign(expected=np.nan), pooling="other_origins"))
 
     def _interval_pool(self) -> tuple[np.ndarray | None, str]:
         """The residuals correcting the intervals (every period index pooled) and how the interval is described."""

@@ -19,4 +19,4 @@ def deal_world():
 def fitted_forecast(deal_world):
     from crmml.forecast import PipelineForecastModel
 
-    return PipelineForecastModel(num_threads=1, n_simulations=500, interval_origins=4).fit(deal_world.tables, AS_OF)
+    return PipelineForecastModel(num_threads=1, n_simulations=500, interval_origins=5).fit(deal_world.tables, AS_OF)

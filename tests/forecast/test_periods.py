@@ -125,12 +125,22 @@ def test_periods_beyond_the_horizon_are_refused(fitted_forecast, deal_world):
 def test_the_fit_backtest_corrects_the_intervals_and_is_persisted(fitted_forecast, deal_world, tmp_path):
     m = fitted_forecast
     cells = m.intervals_["cells"]
-    assert len(m.intervals_["origins"]) == 4 and len(cells) == 8
+    assert len(m.intervals_["origins"]) == 5 and len(cells) == 10
     assert all(pd.Timestamp(c["period_end"]) <= AS_OF for c in cells)  # only what had happened by as_of
     res = m.backtest_result()
-    assert res.summary()["cells"] == 8 and len(res.frame) == 8
+    assert res.summary()["cells"] == 10 and len(res.frame) == 10
+    assert res.frame["corrected"].all()  # cross-conformal: each cell by the other origins' 8 residuals
+    # a cell's corrected interval uses the residuals of the other origins only
+    from crmml.forecast._backtest import residuals_of
+
+    f = res.frame
+    r = residuals_of(f)
+    first = f["origin"] == f["origin"].iloc[0]
+    want = conformal_quantiles(f.loc[first, ["raw_p10", "raw_p25", "raw_p50", "raw_p75", "raw_p90"]].to_numpy(),
+                               r[~first.to_numpy()])
+    np.testing.assert_allclose(f.loc[first, ["p10", "p25", "p50", "p75", "p90"]].to_numpy(), want)
     fc = m.forecast(deal_world.tables, AS_OF)
-    assert (fc["interval"] == "conformal (8 backtest cells)").all()
+    assert (fc["interval"] == "conformal (10 backtest cells)").all()
 
 
 def test_a_backtest_refits_at_each_origin_and_corrects_later_cells(deal_world):
