@@ -573,7 +573,7 @@ class PipelineForecastModel(SupervisedScorer):
                 f"({bounds[-1][1].date()}), beyond the model's horizon_days={self.horizon_days:g}. Fix: ask for fewer "
                 f"periods, or train with a longer horizon (PipelineForecastModel(horizon_days={int(np.ceil(far))})).")
         report = report if report is not None else ExclusionReport()
-        frame = self._population_frame(t, ts, report)[self._schema_columns()]
+        frame = self._select_schema(self._population_frame(t, ts, report), "forecast")
         view = as_of_view(t, ts)
         opps = view.opportunities
         labels, codes_all = _group_codes(t, opps, group_by)

@@ -38,7 +38,7 @@ from crmml._base import Estimator
 from crmml._payload import Payload
 from crmml._validation import Interval
 from crmml.data import CRMTables, ExclusionReport, as_tables, read_exclusion_counts
-from crmml.exceptions import InsufficientDataError
+from crmml.exceptions import DataContractError, InsufficientDataError, Problem
 from crmml.features import to_timestamp
 from crmml.supervised._model import BOOSTER_TXT, BinaryOutcomeModel
 from crmml.supervised._read import timestamp as read_timestamp
@@ -272,8 +272,24 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         report = report if report is not None else ExclusionReport()
         frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
         if self._learned():
-            frame = frame[self._schema_columns()]
+            frame = self._select_schema(frame, "build_features")
         return frame.rename_axis(self.entity).reset_index()
+
+    def _select_schema(self, frame: pd.DataFrame, method: str) -> pd.DataFrame:
+        """The model's columns of a freshly built feature frame; a DataContractError names the missing ones.
+
+        A column is missing when a table the model was trained with is absent (e.g. ``opportunity_history``
+        or ``interactions``): every one is listed, with the fix.
+        """
+        want = self._schema_columns()
+        missing = [c for c in want if c not in frame.columns]
+        if missing:
+            raise DataContractError(
+                [Problem("features", c, "a column the model was trained with; its source table is missing or "
+                         "lacks the columns it is built from",
+                         hint="supply the tables the model was trained with, or refit on these tables")
+                 for c in missing], context=f"{type(self).__name__}.{method}")
+        return frame[want]
 
     def predict_features(self, features: pd.DataFrame) -> pd.DataFrame:
         """Scores of a :meth:`build_features` frame (see :meth:`score`)."""
@@ -297,7 +313,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         self._check_fitted("score")
         report = report if report is not None else ExclusionReport()
         frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
-        frame = frame[self._schema_columns()]
+        frame = self._select_schema(frame, "score")
         frame.index = frame.index.astype(str).rename(self.entity)
         return self._predict(frame)
 

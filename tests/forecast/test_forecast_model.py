@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from crmml.data import ExclusionReport
-from crmml.exceptions import LeakageError, ParameterError
+from crmml.exceptions import DataContractError, LeakageError, ParameterError
 from crmml.forecast import PipelineForecastModel
 from crmml.supervised import DAYS_AHEAD
 
@@ -142,3 +142,14 @@ def test_parameters_are_checked_before_any_work(deal_world):
         PipelineForecastModel(static_columns=("stage",)).fit(deal_world.tables, AS_OF)
     with pytest.raises(ParameterError, match="The 'period' parameter of PipelineForecastModel must be"):
         PipelineForecastModel(period="week").fit(deal_world.tables, AS_OF)
+
+
+def test_scoring_without_a_table_the_model_was_trained_with_names_the_missing_columns(fitted_forecast, deal_world):
+    t = deal_world.tables.replace(opportunity_history=None)
+    for call in (lambda: fitted_forecast.score(t, AS_OF), lambda: fitted_forecast.forecast(t, AS_OF),
+                 lambda: fitted_forecast.build_features(t, AS_OF)):
+        with pytest.raises(DataContractError) as err:
+            call()
+        msg = str(err.value)
+        assert "features.days_in_stage: a column the model was trained with" in msg
+        assert "Fix: supply the tables the model was trained with, or refit on these tables" in msg
