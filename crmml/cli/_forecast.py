@@ -25,6 +25,8 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--interval-origins", type=_ORIGINS, default=12,
                    help="origins of the backtest run at fit to correct the intervals (each refits the model; 0: "
                         "uncorrected simulation intervals)")
+    t.add_argument("--interval-decay-days", type=_DAYS_POSITIVE, default=730.0,
+                   help="a backtest residual weighs exp(-age / this) in the interval correction (default 730)")
     t.add_argument("--n-simulations", type=_SIMS, default=2000, help="Monte Carlo draws of the period forecast")
     t.add_argument("--static-column", action="append", default=[], metavar="NAME",
                    help="an extra column of the opportunities table to use as a feature (repeatable; screened for "
@@ -39,6 +41,7 @@ def train_params(a: argparse.Namespace) -> dict[str, Any]:
     """PipelineForecastModel keyword arguments from the parsed options."""
     return {"period": a.period, "horizon_days": a.horizon_days, "n_cutoffs": a.n_cutoffs,
             "cutoff_spacing_days": a.cutoff_spacing_days, "interval_origins": a.interval_origins,
+            "interval_decay_days": a.interval_decay_days,
             "n_simulations": a.n_simulations, "static_columns": tuple(a.static_column),
             "allow_columns": tuple(a.allow_column), "num_threads": a.num_threads}
 

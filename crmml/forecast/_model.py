@@ -150,6 +150,11 @@ class PipelineForecastModel(SupervisedScorer):
         refits the model on what was known then. 0: no backtest, the intervals are the
         simulation's (``forecast`` says so in its ``interval`` column).
     interval_spacing_days : int, default=14
+    interval_decay_days : float or None, default=730
+        A backtest residual weighs ``exp(-age / interval_decay_days)`` in the
+        correction (age: days from the end of its period to the forecast's
+        ``as_of``; weighted conformal prediction, robust to drift); None:
+        every residual weighs the same.
     learning_rate, num_leaves, max_depth, tree_tolerance, num_threads, seed
         LightGBM settings.
 
@@ -190,6 +195,7 @@ class PipelineForecastModel(SupervisedScorer):
         "n_simulations": [Interval(100, 100_000, integer=True)],
         "interval_origins": [Interval(0, 104, integer=True)],
         "interval_spacing_days": [Interval(1, 365, integer=True)],
+        "interval_decay_days": [Interval(30, 36500, closed="both"), None],
         **TREE_PARAMETERS,
     }
 
@@ -205,6 +211,7 @@ class PipelineForecastModel(SupervisedScorer):
         n_simulations: int = 2000,
         interval_origins: int = 12,
         interval_spacing_days: int = 14,
+        interval_decay_days: float | None = 730,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         max_depth: int = 4,
@@ -221,6 +228,7 @@ class PipelineForecastModel(SupervisedScorer):
         self.n_simulations = n_simulations
         self.interval_origins = interval_origins
         self.interval_spacing_days = interval_spacing_days
+        self.interval_decay_days = interval_decay_days
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.max_depth = max_depth
@@ -600,12 +608,12 @@ class PipelineForecastModel(SupervisedScorer):
             sw_open = np.bincount(g_open[in_period], weights=np.nan_to_num(amount * rate)[in_period], minlength=G)
             p_k = F[:, k + 1] - F[:, k]
             from_open = np.bincount(g_open, weights=np.nan_to_num(amount) * p_k, minlength=G)
-            pool, how = self._interval_pool()
+            pool, weights, how = self._interval_pool(ts)
             for gi, name in enumerate(labels):
                 total = booked[k, gi] + sims[k, gi] + new[gi]
                 q = np.quantile(total, QUANTILES)
                 if pool is not None:
-                    q = np.maximum(conformal_quantiles(q[None, :], pool)[0], booked[k, gi])
+                    q = np.maximum(conformal_quantiles(q[None, :], pool, weights=weights)[0], booked[k, gi])
                 row = {"period_start": s, "period_end": e}
                 if group_by is not None:
                     row[group_by] = name
@@ -735,17 +743,28 @@ class PipelineForecastModel(SupervisedScorer):
         f = pd.DataFrame(cells)
         for c in ("origin", "period_start", "period_end"):
             f[c] = pd.to_datetime(f[c])
-        return BacktestResult(_finish(f.assign(expected=np.nan), pooling="other_origins"))
+        return BacktestResult(_finish(f.assign(expected=np.nan), pooling="other_origins",
+                                      decay_days=self.interval_decay_days))
 
-    def _interval_pool(self) -> tuple[np.ndarray | None, str]:
-        """The residuals correcting the intervals (every period index pooled) and how the interval is described."""
-        from crmml.forecast._backtest import calibration_pool
+    def _interval_pool(self, as_of: pd.Timestamp) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+        """The residuals correcting the intervals (every period index pooled), their weights at ``as_of``
+        and how the interval is described."""
+        from crmml.forecast._backtest import calibration_pool, decay_weights, residuals_of
 
-        r = np.array([x for v in self.intervals_["residuals"].values() for x in v], dtype=np.float64)
-        pool = calibration_pool(r, np.ones(r.size, dtype=bool)) if r.size else None
+        cells = self.intervals_["cells"]
+        if not cells:
+            return None, None, "simulation (uncorrected)"
+        f = pd.DataFrame(cells)
+        res = residuals_of(f)
+        ends = pd.to_datetime(f["period_end"]).to_numpy(dtype="datetime64[ns]")
+        pool = calibration_pool(res, np.ones(res.size, dtype=bool))
         if pool is None:
-            return None, "simulation (uncorrected)"
-        return pool, f"conformal ({pool.size} backtest cells)"
+            return None, None, "simulation (uncorrected)"
+        age = np.abs((as_of.to_datetime64() - ends) / np.timedelta64(1, "D"))
+        weights = decay_weights(age, self.interval_decay_days)
+        how = f"conformal ({pool.size} backtest cells" + (
+            f", weighted by age over {self.interval_decay_days:g} days)" if weights is not None else ")")
+        return pool, weights, how
 
     # ------------------------------------------------------------ persistence
     def _extra_state_to_dict(self) -> dict[str, Any]:

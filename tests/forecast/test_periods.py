@@ -131,16 +131,17 @@ def test_the_fit_backtest_corrects_the_intervals_and_is_persisted(fitted_forecas
     assert res.summary()["cells"] == 10 and len(res.frame) == 10
     assert res.frame["corrected"].all()  # cross-conformal: each cell by the other origins' 8 residuals
     # a cell's corrected interval uses the residuals of the other origins only
-    from crmml.forecast._backtest import residuals_of
+    from crmml.forecast._backtest import decay_weights, residuals_of
 
     f = res.frame
     r = residuals_of(f)
-    first = f["origin"] == f["origin"].iloc[0]
+    first = (f["origin"] == f["origin"].iloc[0]).to_numpy()
+    age = np.abs((f["origin"].iloc[0] - f.loc[~first, "period_end"]).dt.days.to_numpy())
     want = conformal_quantiles(f.loc[first, ["raw_p10", "raw_p25", "raw_p50", "raw_p75", "raw_p90"]].to_numpy(),
-                               r[~first.to_numpy()])
+                               r[~first], weights=decay_weights(age, 730))
     np.testing.assert_allclose(f.loc[first, ["p10", "p25", "p50", "p75", "p90"]].to_numpy(), want)
     fc = m.forecast(deal_world.tables, AS_OF)
-    assert (fc["interval"] == "conformal (10 backtest cells)").all()
+    assert (fc["interval"] == "conformal (10 backtest cells, weighted by age over 730 days)").all()
 
 
 def test_a_backtest_refits_at_each_origin_and_corrects_later_cells(deal_world):
@@ -158,6 +159,18 @@ def test_a_backtest_refits_at_each_origin_and_corrects_later_cells(deal_world):
     assert s["cells"] == 14 and s["mdape_model"] == pytest.approx(float(np.nanmedian(f["ape_model"])))
     with pytest.raises(ParameterError, match="backtest: 'interval_origins' must be 0"):
         backtest(deal_world.tables, origins, interval_origins=3)
+
+
+def test_weighted_conformal_quantiles_by_hand():
+    raw = np.array([[90.0, 95.0, 100.0, 105.0, 110.0]])  # p50 100, p90 - p10 = 20
+    r = np.array([-1.0, 0.0, 1.0, 2.0])
+    w = np.array([1.0, 1.0, 1.0, 6.0])  # total with the new cell's unit weight: 10
+    q = conformal_quantiles(raw, r, weights=w)
+    # 0.9 * 10 = 9 -> cumulative 1, 2, 3, 9: the 4th residual (2.0); 0.5 * 10 = 5 -> also 2.0
+    # 0.1 from the top: 0.9 * 10 = 9 -> from the top 6, 7, 8, 9: the 4th from the top (-1.0)
+    # 0.25 from the top: 0.75 * 10 = 7.5 -> 6, 7, 8: the 3rd from the top (0.0)
+    assert q[0].tolist() == pytest.approx([80.0, 100.0, 140.0, 140.0, 140.0])
+    np.testing.assert_allclose(conformal_quantiles(raw, r), conformal_quantiles(raw, r, weights=np.ones(4)))
 
 
 def test_finish_uses_only_cells_that_had_ended():
