@@ -131,8 +131,12 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------- score
-def _load_model(model: str, tracking_uri: str | None, kind: str | None) -> Any:
-    """A scorer from a folder or an MLflow URI; its kind must be ``kind`` when given (exit 4 otherwise)."""
+def _load_model(model: str, tracking_uri: str | None, kind: str | None, *, fix: str | None = None) -> Any:
+    """A scorer from a folder or an MLflow URI; its kind must be ``kind`` when given (exit 4 otherwise).
+
+    ``fix`` replaces the default advice of the kind error (``crmml score``'s) for commands that need
+    one kind of model.
+    """
     from crmml.exceptions import IncompatibleArtifactError
     from crmml.scoring import load_local_scorer
     from crmml.scoring._mlflow import download_model, is_mlflow_uri
@@ -143,10 +147,10 @@ def _load_model(model: str, tracking_uri: str | None, kind: str | None) -> Any:
         else:
             scorer = load_local_scorer(model)
     if kind is not None and scorer.kind != kind:
-        raise IncompatibleArtifactError(
-            f"--model {model!r} holds a {scorer.kind!r} model, not a {kind!r} model. Fix: run "
-            f"'crmml score {scorer.kind} --model ...', or 'crmml score --model ...' to take the kind from the model."
-        )
+        advice = fix or (f"run 'crmml score {scorer.kind} --model ...', or 'crmml score --model ...' to take the kind "
+                         "from the model.")
+        raise IncompatibleArtifactError(f"--model {model!r} holds a {scorer.kind!r} model, not a {kind!r} model. "
+                                        f"Fix: {advice}")
     _err(f"  a {scorer.kind!r} model")
     return scorer
 
@@ -183,7 +187,6 @@ def _cmd_leads_daily(a: argparse.Namespace) -> int:
     """Today's lead list from a lead-scoring model: summary and top rows on stdout, the list to --out."""
     from crmml.cli import _leadscore
     from crmml.data import ExclusionReport
-    from crmml.exceptions import IncompatibleArtifactError
     from crmml.leadscore import daily_list
     from crmml.training import as_of_sources
 
@@ -193,13 +196,9 @@ def _cmd_leads_daily(a: argparse.Namespace) -> int:
         _leadscore.list_format(a.out, "--out")
     previous = _leadscore.read_previous(a.previous, "--previous") if a.previous else None
     _check_data(a.data)
-    scorer = _load_model(a.model, a.tracking_uri, None)
-    if scorer.kind != "leadscore":
-        raise IncompatibleArtifactError(
-            f"--model {a.model!r} holds a {scorer.kind!r} model, not a 'leadscore' model: the daily lead list "
-            "needs a lead-scoring model. Fix: pass one ('crmml train leadscore --data DIR --save FOLDER', or "
-            "models:/crmml-leadscore@champion)."
-        )
+    scorer = _load_model(a.model, a.tracking_uri, "leadscore",
+                         fix="the daily lead list needs a lead-scoring model: pass one ('crmml train leadscore "
+                             "--data DIR --save FOLDER', or models:/crmml-leadscore@champion).")
     tables = _load(a.data)
     if as_of is None:
         as_of = _default_as_of(tables, sources=as_of_sources(scorer))
@@ -223,7 +222,6 @@ def _cmd_forecast(a: argparse.Namespace) -> int:
     """Period bookings from a forecast model: the table on stdout, the frame to --out."""
     from crmml.cli import _forecast, _leadscore
     from crmml.data import ExclusionReport
-    from crmml.exceptions import IncompatibleArtifactError
     from crmml.training import as_of_sources
 
     as_of = _parse_as_of(a.as_of)
@@ -231,11 +229,9 @@ def _cmd_forecast(a: argparse.Namespace) -> int:
         _check_writable(Path(a.out), "--out", want="file")
         _leadscore.list_format(a.out, "--out")
     _check_data(a.data)
-    scorer = _load_model(a.model, a.tracking_uri, None)
-    if scorer.kind != "forecast":
-        raise IncompatibleArtifactError(
-            f"--model {a.model!r} holds a {scorer.kind!r} model, not a 'forecast' model. Fix: pass one "
-            "('crmml train forecast --data DIR --save FOLDER', or models:/crmml-forecast@champion).")
+    scorer = _load_model(a.model, a.tracking_uri, "forecast",
+                         fix="pass a forecast model ('crmml train forecast --data DIR --save FOLDER', or "
+                             "models:/crmml-forecast@champion).")
     tables = _load(a.data)
     if as_of is None:
         as_of = _default_as_of(tables, sources=as_of_sources(scorer))

@@ -139,3 +139,12 @@ def _exclusion(e: dict[str, Any]) -> str:
     from crmml.training import describe_exclusion
 
     return f"  {describe_exclusion(e)}"
+
+
+def _add_static_column_options(t: Any, table: str, note: str = "") -> None:
+    """``--static-column`` / ``--allow-column`` of a model with extra columns of ``table`` (screened for leakage)."""
+    t.add_argument("--static-column", action="append", default=[], metavar="NAME",
+                   help=f"an extra column of the {table} table to use as a feature (repeatable; screened for "
+                        f"leakage first{note})")
+    t.add_argument("--allow-column", action="append", default=[], metavar="NAME",
+                   help="a --static-column to use even though the leakage screen flags it (repeatable)")

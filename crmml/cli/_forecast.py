@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from crmml.cli._churn import _threads
-from crmml.cli._common import _COUNT, _DAYS_POSITIVE, _number
+from crmml.cli._common import _COUNT, _DAYS_POSITIVE, _add_static_column_options, _number
 
 _ORIGINS = _number(int, minimum=0)
 _SIMS = _number(int, minimum=100)
@@ -28,11 +28,7 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--interval-decay-days", type=_DAYS_POSITIVE, default=730.0,
                    help="a backtest residual weighs exp(-age / this) in the interval correction (default 730)")
     t.add_argument("--n-simulations", type=_SIMS, default=2000, help="Monte Carlo draws of the period forecast")
-    t.add_argument("--static-column", action="append", default=[], metavar="NAME",
-                   help="an extra column of the opportunities table to use as a feature (repeatable; screened for "
-                        "leakage first: an export holds today's values)")
-    t.add_argument("--allow-column", action="append", default=[], metavar="NAME",
-                   help="a --static-column to use even though the leakage screen flags it (repeatable)")
+    _add_static_column_options(t, "opportunities", ": an export holds today's values")
     t.add_argument("--num-threads", type=_threads, default=0,
                    help="LightGBM threads (0 = all cores; 1 is steadier on a busy machine)")
 

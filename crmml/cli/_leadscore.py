@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from crmml.cli._churn import _threads
-from crmml.cli._common import _COUNT, _DAYS_POSITIVE, _day
+from crmml.cli._common import _COUNT, _DAYS_POSITIVE, _add_static_column_options, _day
 
 #: ``--out`` / ``--previous`` file types of ``crmml leads daily``, by suffix.
 LIST_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -46,11 +46,7 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
                    help="days between training cutoffs (default 30: each lead is seen young at several cutoffs)")
     t.add_argument("--grade-cuts", type=_grade_cuts, default=(75, 50, 25), metavar="A,B,C",
                    help="score cut points of grades A, B and C (default 75,50,25; below C is D)")
-    t.add_argument("--static-column", action="append", default=[], metavar="NAME",
-                   help="an extra column of the leads table to use as a feature (repeatable; screened for "
-                        "leakage first)")
-    t.add_argument("--allow-column", action="append", default=[], metavar="NAME",
-                   help="a --static-column to use even though the leakage screen flags it (repeatable)")
+    _add_static_column_options(t, "leads")
     t.add_argument("--num-threads", type=_threads, default=0,
                    help="LightGBM threads for training and batch scoring (0 = all cores; 1 is steadier on a "
                         "busy machine)")

@@ -52,7 +52,7 @@ from crmml.supervised import (
 )
 from crmml.supervised._model import BOOSTER_TXT
 from crmml.supervised._scorer import TREE_PARAMETERS
-from crmml.supervised._static import add_static_columns
+from crmml.supervised._static import ColumnNames, add_static_columns, check_static_names, require_static_columns
 
 __all__ = ["PipelineForecastModel", "WIN_GRID", "forecast_templates"]
 
@@ -64,7 +64,6 @@ CURVE_STEP_DAYS = 7
 """Spacing of the grid on which the median close date is interpolated."""
 _CONTRACT = ("opportunity_id", "customer_id", "created_at", "amount", "stage", "expected_close_at", "closed_at",
              "won", "owner")
-_MAX_STATIC = 32
 DAY_NS = 86_400e9
 
 
@@ -96,25 +95,6 @@ def forecast_templates() -> ReasonTemplates:
         ReasonTemplate("account_invoice_share_paid_late", "{value:.0%} of the account's invoices paid late",
                        missing="no paid invoice yet"),
     ])
-
-
-class _Text:
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, str) and 0 < len(value) <= 64
-
-    def __str__(self) -> str:
-        return "a non-empty name"
-
-
-class _Names:
-    json_array = True
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, (tuple, list)) and len(value) <= _MAX_STATIC and all(
-            isinstance(v, str) and 0 < len(v) <= 128 for v in value) and len(set(value)) == len(value)
-
-    def __str__(self) -> str:
-        return f"a list of at most {_MAX_STATIC} distinct column names"
 
 
 class PipelineForecastModel(SupervisedScorer):
@@ -184,14 +164,15 @@ class PipelineForecastModel(SupervisedScorer):
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 2
     _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "closing", "intervals", "period_check")
+    first_record: ClassVar[tuple[str, str] | None] = ("opportunities", "created_at")
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "period": [Options(tuple(PERIODS))],
         "horizon_days": [Interval(28, 730, closed="both")],
         "n_cutoffs": [Interval(2, 52, integer=True)],
         "cutoff_spacing_days": [Interval(1, 3650, closed="both"), None],
-        "static_columns": [_Names()],
-        "allow_columns": [_Names()],
+        "static_columns": [ColumnNames()],
+        "allow_columns": [ColumnNames()],
         "n_simulations": [Interval(100, 100_000, integer=True)],
         "interval_origins": [Interval(0, 104, integer=True)],
         "interval_spacing_days": [Interval(1, 365, integer=True)],
@@ -242,33 +223,13 @@ class PipelineForecastModel(SupervisedScorer):
         return ("opportunities", "opportunity_history")
 
     def _check_params(self) -> None:
-        reserved = sorted(set(self.static_columns) & set(_CONTRACT))
-        if reserved:
-            raise ParameterError(f"The 'static_columns' parameter of PipelineForecastModel names contract columns of "
-                                 f"the opportunities table: {reserved}. List only extra columns; the contract columns "
-                                 "are replayed from opportunity_history or are the outcome.")
-        stray = sorted(set(self.allow_columns) - set(self.static_columns))
-        if stray:
-            raise ParameterError(f"The 'allow_columns' parameter of PipelineForecastModel names columns that are not "
-                                 f"in 'static_columns': {stray}.")
+        check_static_names("PipelineForecastModel", "opportunities", _CONTRACT, self.static_columns,
+                           self.allow_columns, "are replayed from opportunity_history or are the outcome")
 
     def _require_tables(self, t: CRMTables, method: str) -> None:
         t.require("opportunities", model=f"PipelineForecastModel.{method}")
-        missing = [c for c in self.static_columns if c not in t.opportunities.columns]
-        if missing:
-            raise ParameterError(f"The 'static_columns' parameter of PipelineForecastModel names columns the "
-                                 f"opportunities table does not have: {missing}. Columns present beyond the contract: "
-                                 f"{[c for c in t.opportunities.columns if c not in _CONTRACT][:20]}.")
-
-    def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
-        """The spine's cutoffs after the first opportunity was created."""
-        cutoffs = super()._training_cutoffs(tables, ts, horizon)
-        created = tables.opportunities["created_at"]
-        first = created.min() if len(created) else pd.NaT
-        if pd.isna(first):
-            return cutoffs
-        kept = [c for c in cutoffs if c > first]
-        return kept if kept else cutoffs[-1:]
+        require_static_columns("PipelineForecastModel", "opportunities", t.opportunities, self.static_columns,
+                               _CONTRACT)
 
     def _features(self, view: CRMTables, ts: pd.Timestamp, owner_history: pd.DataFrame | None = None
                   ) -> pd.DataFrame:
@@ -411,7 +372,10 @@ class PipelineForecastModel(SupervisedScorer):
     def _population_frame(self, t: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
         """Features of the opportunities open at ``ts`` (state replayed from opportunity_history)."""
         self._require_tables(t, "score")
-        view = as_of_view(t, ts)
+        return self._open_deals(as_of_view(t, ts), ts, report)
+
+    def _open_deals(self, view: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+        """:meth:`_population_frame` from a point-in-time view built already."""
         frame = self._features(view, ts, owner_history=view.opportunities)
         o = view.opportunities
         done = o.loc[o["closed_at"].notna().to_numpy(dtype=bool), "opportunity_id"]
@@ -581,8 +545,9 @@ class PipelineForecastModel(SupervisedScorer):
                 f"({bounds[-1][1].date()}), beyond the model's horizon_days={self.horizon_days:g}. Fix: ask for fewer "
                 f"periods, or train with a longer horizon (PipelineForecastModel(horizon_days={int(np.ceil(far))})).")
         report = report if report is not None else ExclusionReport()
-        frame = self._select_schema(self._population_frame(t, ts, report), "forecast")
-        view = as_of_view(t, ts)
+        self._require_tables(t, "forecast")
+        view = as_of_view(t, ts)  # once: the open deals, booked amounts, new business and stage rates read it
+        frame = self._select_schema(self._open_deals(view, ts, report), "forecast")
         opps = view.opportunities
         labels, codes_all = _group_codes(t, opps, group_by)
         g_open = codes_all[pd.Index(opps["opportunity_id"]).get_indexer(frame.index)]

@@ -34,7 +34,7 @@ from crmml.supervised import (
     screen_columns,
 )
 from crmml.supervised._scorer import TREE_PARAMETERS
-from crmml.supervised._static import add_static_columns
+from crmml.supervised._static import ColumnNames, add_static_columns, check_static_names, require_static_columns
 
 __all__ = ["COLD_START_FLOOR", "ENOUGH_CONVERSIONS", "GRADES", "PICK_MARGIN", "PICK_MAX_AGE_DAYS", "LeadScoreModel",
            "lead_templates"]
@@ -57,7 +57,6 @@ _COLD_FLOORS = {"min_class_train": 5, "min_class_holdout": 2}
 _MIDDLE_FLOORS = {"min_class_train": 20, "min_class_holdout": 10}
 MODEL_TYPES = {"lightgbm": "lightgbm", "linear": "cold_start"}
 _CONTRACT = ("lead_id", "created_at", "source", "industry", "employees", "country", "role", "converted_at")
-_MAX_STATIC = 50
 
 
 def lead_templates() -> ReasonTemplates:
@@ -110,19 +109,6 @@ class _Text:
 
     def __str__(self) -> str:
         return "a name of letters, digits, '_' or '-'"
-
-
-class _Names:
-    """Constraint: a tuple of column names (possibly empty); stored as a JSON array."""
-
-    json_array = True
-
-    def is_satisfied_by(self, value: Any) -> bool:
-        return isinstance(value, (tuple, list)) and len(value) <= _MAX_STATIC and all(
-            isinstance(v, str) and 0 < len(v) <= 128 for v in value) and len(set(value)) == len(value)
-
-    def __str__(self) -> str:
-        return f"a list of at most {_MAX_STATIC} distinct column names"
 
 
 class LeadScoreModel(SupervisedScorer):
@@ -187,6 +173,7 @@ class LeadScoreModel(SupervisedScorer):
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 2
     _extra_state_keys: ClassVar[tuple[str, ...]] = ("leakage", "selection")
+    first_record: ClassVar[tuple[str, str] | None] = ("leads", "created_at")
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "learner": [Options(("auto", "lightgbm", "linear"))],
@@ -200,8 +187,8 @@ class LeadScoreModel(SupervisedScorer):
         "follow_up_b": [_Text()],
         "follow_up_c": [_Text()],
         "follow_up_d": [_Text()],
-        "static_columns": [_Names()],
-        "allow_columns": [_Names()],
+        "static_columns": [ColumnNames()],
+        "allow_columns": [ColumnNames()],
         **TREE_PARAMETERS,
     }
 
@@ -257,25 +244,8 @@ class LeadScoreModel(SupervisedScorer):
         if not self.grade_a > self.grade_b > self.grade_c:
             raise ParameterError("The grade cut points of LeadScoreModel must decrease: grade_a > grade_b > grade_c. "
                                  f"Got {self.grade_a}, {self.grade_b}, {self.grade_c}.")
-        reserved = sorted(set(self.static_columns) & set(_CONTRACT))
-        if reserved:
-            raise ParameterError(f"The 'static_columns' parameter of LeadScoreModel names contract columns of the "
-                                 f"leads table: {reserved}. List only extra columns; the contract columns are "
-                                 "features already (converted_at is the label).")
-        stray = sorted(set(self.allow_columns) - set(self.static_columns))
-        if stray:
-            raise ParameterError(f"The 'allow_columns' parameter of LeadScoreModel names columns that are not in "
-                                 f"'static_columns': {stray}.")
-
-    def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
-        """The spine's cutoffs after the first lead was created (earlier ones would hold no open lead)."""
-        cutoffs = super()._training_cutoffs(tables, ts, horizon)
-        created = tables.leads["created_at"] if tables.leads is not None else None
-        first = created.min() if created is not None and len(created) else pd.NaT
-        if pd.isna(first):
-            return cutoffs
-        kept = [c for c in cutoffs if c > first]
-        return kept if kept else cutoffs[-1:]
+        check_static_names("LeadScoreModel", "leads", _CONTRACT, self.static_columns, self.allow_columns,
+                           "are features already (converted_at is the label)")
 
     def _prepare_training_set(self, tset: TrainingSet) -> TrainingSet:
         """Screen the declared static columns for leakage on the stacked training set (refused → LeakageError)."""
@@ -366,11 +336,7 @@ class LeadScoreModel(SupervisedScorer):
 
     def _require_tables(self, t: CRMTables, method: str) -> None:
         t.require("leads", model=f"LeadScoreModel.{method}")
-        missing = [c for c in self.static_columns if c not in t.leads.columns]
-        if missing:
-            raise ParameterError(f"The 'static_columns' parameter of LeadScoreModel names columns the leads table "
-                                 f"does not have: {missing}. Columns present beyond the contract: "
-                                 f"{[c for c in t.leads.columns if c not in _CONTRACT][:20]}.")
+        require_static_columns("LeadScoreModel", "leads", t.leads, self.static_columns, _CONTRACT)
 
     # --------------------------------------------------------------- features
     def _features(self, view: CRMTables, ts: pd.Timestamp) -> pd.DataFrame:

@@ -105,6 +105,8 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 3
     _extra_state_keys: ClassVar[tuple[str, ...]] = ()
+    first_record: ClassVar[tuple[str, str] | None] = None
+    """``(table, time column)`` whose earliest value bounds the training cutoffs (None: no bound)."""
 
     # ------------------------------------------------------------------ hooks
     def _require_tables(self, t: CRMTables, method: str) -> None:  # pragma: no cover - abstract
@@ -205,10 +207,20 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
 
     def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
         """The training cutoffs (oldest first; the latest is held out): ``n_cutoffs`` of
-        :func:`~crmml.supervised.default_cutoffs`, ``cutoff_spacing_days`` apart. A package may drop
-        cutoffs its data cannot fill."""
-        return default_cutoffs(ts, horizon, n=int(self.n_cutoffs),  # type: ignore[attr-defined]
-                               spacing_days=self.cutoff_spacing_days)  # type: ignore[attr-defined]
+        :func:`~crmml.supervised.default_cutoffs`, ``cutoff_spacing_days`` apart; with
+        :attr:`first_record` set, those at or before the table's first record are skipped (nothing
+        existed yet), keeping at least the latest."""
+        cutoffs = default_cutoffs(ts, horizon, n=int(self.n_cutoffs),  # type: ignore[attr-defined]
+                                  spacing_days=self.cutoff_spacing_days)  # type: ignore[attr-defined]
+        if self.first_record is None:
+            return cutoffs
+        table, column = self.first_record
+        frame = getattr(tables, table, None)
+        first = frame[column].min() if frame is not None and len(frame) else pd.NaT
+        if pd.isna(first):
+            return cutoffs
+        kept = [c for c in cutoffs if c > first]
+        return kept if kept else cutoffs[-1:]
 
     def _check_params(self) -> None:
         """Checks across parameters, after the per-parameter constraints."""

@@ -98,7 +98,7 @@ def test_forecast_columns_add_up_and_booked_is_what_was_won_before_as_of(fitted_
     assert (fc["p10"] >= fc["booked"] - 1e-6).all()
     scores = fitted_forecast.score(t, AS_OF)
     assert fc.loc[0, "from_open"] == pytest.approx(scores["expected_bookings"].sum())
-    assert fc["interval"].iloc[0].startswith("conformal (") or fc["interval"].iloc[0] == "simulation (uncorrected)"
+    assert (fc["interval"] == "conformal (10 backtest cells, weighted by age over 730 days)").all()
 
 
 def test_forecast_by_group_adds_up_to_the_total(fitted_forecast, deal_world):
