@@ -13,13 +13,17 @@ from crmml.features._memo import shared_work
 from crmml.features._opportunity import opportunity_features
 from crmml.features._partition import (
     PARTITION_KEYS,
+    Spill,
     build_features_from_parquet,
     build_partitioned,
     coerce_internal,
     concat_partitions,
+    find_parquet_tables,
     partition_of,
     partition_tables,
+    read_owner_history,
     rfm_features,
+    spill_tables,
 )
 from crmml.features._pit import (
     as_of_view,
@@ -58,6 +62,10 @@ __all__ = [
     "check_windows",
     "churn_population",
     "coerce_internal",
+    "Spill",
+    "spill_tables",
+    "find_parquet_tables",
+    "read_owner_history",
     "concat_partitions",
     "contractual_churn_labels",
     "count_in_windows",

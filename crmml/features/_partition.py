@@ -31,7 +31,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,10 @@ __all__ = [
     "rfm_features",
     "concat_partitions",
     "coerce_internal",
+    "Spill",
+    "spill_tables",
+    "find_parquet_tables",
+    "read_owner_history",
 ]
 
 PARTITION_KEYS: dict[str, str] = {
@@ -253,6 +258,145 @@ def coerce_internal(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
+@dataclass
+class Spill:
+    """Contract tables spilled to one Parquet file per (table, partition) by :func:`spill_tables`.
+
+    Attributes
+    ----------
+    work : Path
+        The spill folder (``<work>/<table>/part-<i>.parquet``).
+    paths : dict
+        Table name → the source file or folder that was spilled.
+    n_partitions : int
+    rows : dict
+        Table name → rows spilled (those with ``time_column < as_of``).
+    owner_history : DataFrame or None
+        The whole ``opportunities`` table (``opportunity_id``, ``customer_id``,
+        ``created_at``, ``closed_at``, ``won`` and ``owner``), for owners' win
+        rates, which span partitions.
+    """
+
+    work: Path
+    paths: dict[str, Path]
+    n_partitions: int
+    rows: dict[str, int]
+    owner_history: pd.DataFrame | None
+
+    def raw_frames(self, i: int) -> dict[str, pd.DataFrame]:
+        """Partition ``i`` of every spilled table as read from Parquet (no cast; empty when it has no rows)."""
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        frames: dict[str, pd.DataFrame] = {}
+        for name, src in self.paths.items():
+            f = self.work / name / f"part-{i}.parquet"
+            if f.exists():
+                frames[name] = pq.read_table(f).to_pandas()
+            else:
+                frames[name] = ds.dataset(src, format="parquet").schema.empty_table().to_pandas()
+        return frames
+
+    def frames(self, i: int) -> dict[str, pd.DataFrame]:
+        """Partition ``i`` of every spilled table in the internal representation (:func:`coerce_internal`)."""
+        return {name: coerce_internal(name, df) for name, df in self.raw_frames(i).items()}
+
+
+def find_parquet_tables(source_dir: str | os.PathLike, tables: Sequence[str] | None = None) -> dict[str, Path]:
+    """``<table>.parquet`` files or folders (or ``<table>/`` part folders) of ``source_dir``, by table name.
+
+    Raises
+    ------
+    MissingTableError
+        None of the contract tables (or of ``tables``) is there.
+    """
+    src = Path(source_dir)
+    names = TABLE_NAMES if tables is None else [t for t in TABLE_NAMES if t in set(tables)]
+    paths = {name: p for name in names if (p := _table_path(src, name)) is not None}
+    if not paths:
+        raise MissingTableError(
+            [Problem("customers", None, f"no contract table found in {str(src)!r}",
+                     hint="write tables as <table>.parquet files or folders (e.g. customers.parquet)")],
+            context="building features from Parquet",
+        )
+    return paths
+
+
+def read_owner_history(paths: Mapping[str, Path]) -> pd.DataFrame | None:
+    """The few columns of the whole ``opportunities`` table that partitioned builds need (None without it)."""
+    import pyarrow.dataset as ds
+
+    if "opportunities" not in paths:
+        return None
+    cols = ["opportunity_id", "customer_id", "created_at", "closed_at", "won"]
+    dset = ds.dataset(paths["opportunities"], format="parquet")
+    cols += ["owner"] if "owner" in dset.schema.names else []
+    return coerce_internal("opportunities", dset.to_table(columns=cols).to_pandas())
+
+
+def spill_tables(
+    paths: Mapping[str, Path],
+    as_of: object,
+    work: str | os.PathLike,
+    *,
+    n_partitions: int,
+    batch_rows: int = 1_000_000,
+    on_table: Callable[[str, int], None] | None = None,
+) -> Spill:
+    """Stream Parquet tables into ``work/<table>/part-<i>.parquet`` by the stable hash partition of their key.
+
+    Rows with ``time_column >= as_of`` are dropped while reading (invisible as
+    of ``as_of``). One record batch of ``batch_rows`` is in memory at a time.
+    ``on_table(name, rows)`` is called after each table.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    ts = to_timestamp(as_of)
+    n = _check_n(n_partitions, "spill_tables")
+    work = Path(work)
+    cut = pa.scalar(ts.to_datetime64(), type=pa.timestamp("ns"))
+    owner_hist = read_owner_history(paths)
+    opp_map = owner_hist[["opportunity_id", "customer_id"]] if owner_hist is not None else None
+    rows_spilled: dict[str, int] = {}
+    for name, path in paths.items():
+        spec = TABLES[name]
+        dset = ds.dataset(path, format="parquet")
+        filt = ds.field(spec.time_column) < cut.cast(dset.schema.field(spec.time_column).type)
+        (work / name).mkdir(parents=True, exist_ok=True)
+        writers: dict[int, pq.ParquetWriter] = {}
+        total = 0
+        key_col = "opportunity_id" if name == "opportunity_history" else PARTITION_KEYS[name]
+        try:
+            # no read-ahead: one batch in memory at a time
+            for batch in dset.to_batches(filter=filt, batch_size=batch_rows, batch_readahead=0,
+                                         fragment_readahead=0, use_threads=False):
+                if batch.num_rows == 0:
+                    continue
+                keys = batch.column(key_col).to_pandas()
+                part = (_opp_partition(keys, opp_map, n) if name == "opportunity_history"
+                        else partition_of(keys, n))
+                order = np.argsort(part, kind="stable")
+                bounds = np.searchsorted(part[order], np.arange(n + 1))
+                tbl = pa.Table.from_batches([batch]).take(pa.array(order))
+                for i in range(n):
+                    lo, hi = int(bounds[i]), int(bounds[i + 1])
+                    if hi > lo:
+                        if i not in writers:
+                            writers[i] = pq.ParquetWriter(work / name / f"part-{i}.parquet", tbl.schema)
+                        writers[i].write_table(tbl.slice(lo, hi - lo))
+                total += batch.num_rows
+                del batch, tbl, keys, part, order
+        finally:
+            for wtr in writers.values():
+                wtr.close()
+        rows_spilled[name] = total
+        if on_table is not None:
+            on_table(name, total)
+    return Spill(work=work, paths=dict(paths), n_partitions=n, rows=rows_spilled, owner_history=owner_hist)
+
+
 def build_features_from_parquet(
     source_dir: str | os.PathLike,
     as_of: object,
@@ -271,7 +415,7 @@ def build_features_from_parquet(
        ``time_column >= as_of`` are dropped at once (they are invisible as of
        ``as_of``); the others are appended to
        ``<tmp>/<table>/part-<i>.parquet`` by the stable hash partition of
-       their key (see the module docstring).
+       their key (see the module docstring and :func:`spill_tables`).
     2. For each partition: its files are loaded, cast to the internal
        representation, ``builder`` runs on them and the result is appended to
        ``out_path`` (one Parquet file; categorical columns are written as
@@ -305,62 +449,15 @@ def build_features_from_parquet(
         ``seconds_spill``, ``seconds_build``, ``exclusions``.
     """
     import pyarrow as pa
-    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     ts = to_timestamp(as_of)
     n = _check_n(n_partitions, "build_features_from_parquet")
-    src = Path(source_dir)
-    paths = {name: p for name in TABLE_NAMES if (p := _table_path(src, name)) is not None}
-    if not paths:
-        raise MissingTableError(
-            [Problem("customers", None, f"no contract table found in {str(src)!r}",
-                     hint="write tables as <table>.parquet files or folders (e.g. customers.parquet)")],
-            context="building features from Parquet",
-        )
+    paths = find_parquet_tables(source_dir)
     work = Path(tempfile.mkdtemp(prefix="crmml-spill-", dir=tmp_dir))
-    cut = pa.scalar(ts.to_datetime64(), type=pa.timestamp("ns"))
-    rows_spilled: dict[str, int] = {}
     t0 = time.perf_counter()
     try:
-        opp_map: pd.DataFrame | None = None
-        owner_hist: pd.DataFrame | None = None
-        if "opportunities" in paths:
-            cols = ["opportunity_id", "customer_id", "created_at", "closed_at", "won"]
-            dset = ds.dataset(paths["opportunities"], format="parquet")
-            cols += ["owner"] if "owner" in dset.schema.names else []
-            owner_hist = coerce_internal("opportunities", dset.to_table(columns=cols).to_pandas())
-            opp_map = owner_hist[["opportunity_id", "customer_id"]]
-        for name, path in paths.items():
-            spec = TABLES[name]
-            dset = ds.dataset(path, format="parquet")
-            filt = ds.field(spec.time_column) < cut.cast(dset.schema.field(spec.time_column).type)
-            (work / name).mkdir()
-            writers: dict[int, pq.ParquetWriter] = {}
-            total = 0
-            # no read-ahead: one batch in memory at a time
-            for batch in dset.to_batches(filter=filt, batch_size=batch_rows, batch_readahead=0,
-                                         fragment_readahead=0, use_threads=False):
-                if batch.num_rows == 0:
-                    continue
-                key_col = "opportunity_id" if name == "opportunity_history" else PARTITION_KEYS[name]
-                keys = batch.column(key_col).to_pandas()
-                part = (_opp_partition(keys, opp_map, n) if name == "opportunity_history"
-                        else partition_of(keys, n))
-                order = np.argsort(part, kind="stable")
-                bounds = np.searchsorted(part[order], np.arange(n + 1))
-                tbl = pa.Table.from_batches([batch]).take(pa.array(order))
-                for i in range(n):
-                    lo, hi = int(bounds[i]), int(bounds[i + 1])
-                    if hi > lo:
-                        if i not in writers:
-                            writers[i] = pq.ParquetWriter(work / name / f"part-{i}.parquet", tbl.schema)
-                        writers[i].write_table(tbl.slice(lo, hi - lo))
-                total += batch.num_rows
-                del batch, tbl, keys, part, order
-            for wtr in writers.values():
-                wtr.close()
-            rows_spilled[name] = total
+        spill = spill_tables(paths, ts, work, n_partitions=n, batch_rows=batch_rows)
         t_spill = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -368,18 +465,10 @@ def build_features_from_parquet(
         schema = None
         n_entities = 0
         exclusions: list[pd.DataFrame] = []
-        whole = CRMTables(opportunities=owner_hist) if owner_hist is not None else None
+        whole = CRMTables(opportunities=spill.owner_history) if spill.owner_history is not None else None
         try:
             for i in range(n):
-                frames = {}
-                for name in paths:
-                    f = work / name / f"part-{i}.parquet"
-                    if f.exists():
-                        frames[name] = coerce_internal(name, pq.read_table(f).to_pandas())
-                    else:
-                        frames[name] = coerce_internal(
-                            name, ds.dataset(paths[name], format="parquet").schema.empty_table().to_pandas())
-                part_tables = CRMTables.from_frames(frames)
+                part_tables = CRMTables.from_frames(spill.frames(i))
                 res = _builder_call(builder, part_tables, ts, whole, dict(kw))
                 if "exclusions" in res.attrs:
                     ex = pd.DataFrame(index=[0])
@@ -397,7 +486,7 @@ def build_features_from_parquet(
                     table = table.cast(schema)
                 writer.write_table(table)
                 n_entities += len(out)
-                del frames, part_tables, res, out, table
+                del part_tables, res, out, table
         finally:
             if writer is not None:
                 writer.close()
@@ -405,11 +494,10 @@ def build_features_from_parquet(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "rows_spilled": rows_spilled,
+        "rows_spilled": spill.rows,
         "n_entities": n_entities,
         "n_partitions": n,
         "seconds_spill": t_spill,
         "seconds_build": t_build,
         "exclusions": _merge_exclusions(exclusions),
     }
-
