@@ -19,12 +19,18 @@ failure cases can be turned into :class:`~crmml.exceptions.Problem` s.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():
+    # pandera imports pyspark.pandas when pyspark is installed (the 'spark' extra); pyspark then warns that
+    # pandas-on-Spark does not support this pandas. crmml does not use pandas-on-Spark.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    import pandera.pandas as pa
 
 from crmml.data._contract import DEFAULT_CLOSED_STAGES, DEFAULT_OPEN_STAGES, TABLES, ColumnSpec
 from crmml.exceptions import ParameterError
