@@ -374,9 +374,11 @@ class PipelineForecastModel(SupervisedScorer):
         self._require_tables(t, "score")
         return self._open_deals(as_of_view(t, ts), ts, report)
 
-    def _open_deals(self, view: CRMTables, ts: pd.Timestamp, report: ExclusionReport) -> pd.DataFrame:
+    def _open_deals(self, view: CRMTables, ts: pd.Timestamp, report: ExclusionReport,
+                    owner_history: pd.DataFrame | None = None) -> pd.DataFrame:
         """:meth:`_population_frame` from a point-in-time view built already."""
-        frame = self._features(view, ts, owner_history=view.opportunities)
+        frame = self._features(view, ts, owner_history=view.opportunities if owner_history is None
+                               else owner_history)
         o = view.opportunities
         done = o.loc[o["closed_at"].notna().to_numpy(dtype=bool), "opportunity_id"]
         report.add_entities("opportunities", "closed before as_of (not open; not scored)", pd.Index(done))
@@ -486,6 +488,31 @@ class PipelineForecastModel(SupervisedScorer):
     def _slip(closed: np.ndarray, exp_close: np.ndarray) -> np.ndarray:
         """P(not closed by the CRM's expected close date): 1 when that date has passed already."""
         return np.where(np.isfinite(exp_close) & (exp_close <= 0), 1.0, 1.0 - closed)
+
+    def build_features(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any,
+                       *, report: ExclusionReport | None = None,
+                       owner_history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The open deals' feature frame as of ``as_of``, ``opportunity_id`` first.
+
+        ``owner_history``: the whole ``opportunities`` table (``owner``,
+        ``created_at``, ``closed_at``, ``won``) when ``tables`` holds one hash
+        partition of the accounts, as in the nightly batch: an owner's deals
+        span partitions, and the owner's win rate is read from all of them
+        (only deals closed before ``as_of`` count). Default: ``tables``' own
+        opportunities.
+        """
+        if owner_history is None:
+            return super().build_features(tables, as_of, report=report)
+        from crmml.data import as_tables
+        from crmml.features import to_timestamp
+
+        report = report if report is not None else ExclusionReport()
+        t, ts = as_tables(tables), to_timestamp(as_of)
+        self._require_tables(t, "build_features")
+        frame = self._open_deals(as_of_view(t, ts), ts, report, owner_history=owner_history)
+        if self._learned():
+            frame = self._select_schema(frame, "build_features")
+        return frame.rename_axis(self.entity).reset_index()
 
     def score(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
               report: ExclusionReport | None = None) -> pd.DataFrame:

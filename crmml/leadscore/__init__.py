@@ -3,7 +3,7 @@
 See ``docs/leadscore.md``. :func:`daily_list` turns a fitted model into the sales team's daily call list.
 """
 
-from crmml.leadscore._daily import DAILY_COLUMNS, DailyList, daily_list
+from crmml.leadscore._daily import DAILY_COLUMNS, DailyList, daily_list, rank_leads
 from crmml.leadscore._model import (
     COLD_START_FLOOR,
     ENOUGH_CONVERSIONS,
@@ -22,5 +22,6 @@ __all__ = [
     "LeadScoreModel",
     "PICK_MARGIN",
     "daily_list",
+    "rank_leads",
     "lead_templates",
 ]

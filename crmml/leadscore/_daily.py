@@ -23,7 +23,7 @@ from crmml.exceptions import ParameterError
 from crmml.features import default_as_of, to_timestamp
 from crmml.leadscore._model import GRADES
 
-__all__ = ["DailyList", "daily_list", "DAILY_COLUMNS"]
+__all__ = ["DailyList", "daily_list", "rank_leads", "DAILY_COLUMNS"]
 
 #: The columns of :attr:`DailyList.frame`, in order.
 DAILY_COLUMNS: tuple[str, ...] = (
@@ -251,8 +251,35 @@ def daily_list(
     if "days_since_event" in feats.columns:
         dse = pd.Series(feats["days_since_event"].to_numpy(dtype=np.float64), index=ids.to_numpy())
     else:  # a model trained without lead_events has no activity recency: ties keep the lead id order
-        dse = pd.Series(np.nan, index=ids.to_numpy())
+        dse = None
+    return rank_leads(model, scores, ts, days_since_event=dse, previous=prev, previous_as_of=prev_as_of, top=n_top)
 
+
+def rank_leads(model: Any, scores: pd.DataFrame, as_of: pd.Timestamp, *, days_since_event: pd.Series | None = None,
+               previous: pd.DataFrame | None = None, previous_as_of: pd.Timestamp | None = None,
+               top: int | None = None) -> DailyList:
+    """The daily list from lead scores already computed (what :func:`daily_list` and the nightly batch share).
+
+    Parameters
+    ----------
+    model : LeadScoreModel
+        Gives the grade cut points when ``previous`` has no grade.
+    scores : DataFrame
+        :meth:`LeadScoreModel.score` output, indexed by ``lead_id``.
+    as_of : Timestamp
+    days_since_event : Series, optional
+        By lead id: the tie-break (most recent activity first).
+    previous : DataFrame, optional
+        Indexed by ``lead_id`` (text) with ``score`` and optionally
+        ``grade``; every lead not in it counts as new.
+    previous_as_of : Timestamp, optional
+    top : int, optional
+    """
+    prev = previous if previous is not None else pd.DataFrame({"score": pd.Series(dtype=np.float64)})
+    prev_as_of = previous_as_of
+    ts = as_of
+    n_top = top
+    dse = days_since_event if days_since_event is not None else pd.Series(np.nan, index=scores.index.astype(str))
     frame = pd.DataFrame({"lead_id": scores.index.astype(str).to_numpy()})
     for c in ("score", "grade", "follow_up", "conversion_probability", *_REASONS):
         frame[c] = scores[c].array  # keeps the categorical grade and follow-up
