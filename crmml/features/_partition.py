@@ -350,6 +350,7 @@ def spill_tables(
     ``on_table(name, rows)`` is called after each table.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -374,9 +375,13 @@ def spill_tables(
                                          fragment_readahead=0, use_threads=False):
                 if batch.num_rows == 0:
                     continue
-                keys = batch.column(key_col).to_pandas()
-                part = (_opp_partition(keys, opp_map, n) if name == "opportunity_history"
-                        else partition_of(keys, n))
+                if name == "opportunity_history":
+                    keys = batch.column(key_col).to_pandas()
+                    part = _opp_partition(keys, opp_map, n)
+                else:  # hash each distinct id of the batch once (an id repeats over its events): 5x faster
+                    keys = pc.dictionary_encode(batch.column(key_col), null_encoding="encode")
+                    part = partition_of(keys.dictionary.to_pandas(), n)[
+                        keys.indices.to_numpy(zero_copy_only=False)]
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange(n + 1))
                 tbl = pa.Table.from_batches([batch]).take(pa.array(order))
