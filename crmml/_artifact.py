@@ -6,6 +6,9 @@ An artifact is a folder::
                        kind, entity, creation time, sha256 and size of every file
     model.json         parameters and config (JSON)
     booster.txt        (models with a LightGBM booster: LightGBM's text format)
+    drift_reference.json  (models fitted since drift monitoring: binned reference
+                       distributions of the features and scores, no raw values;
+                       see crmml.drift)
 
 Artifacts are untrusted input. Reading (:func:`read_artifact`):
 
@@ -637,11 +640,18 @@ def write_artifact(
 
 
 class ModelJsonArtifact:
-    """Mixin for a model saved as one artifact file, ``model.json`` (its :meth:`to_dict`).
+    """Mixin for a model saved as ``model.json`` (its :meth:`to_dict`) and, optionally, companion files.
 
     The class sets ``kind``, ``entity`` and ``display_name``, and may
     override :meth:`_artifact_metadata` (the manifest's free-form metadata).
     Used by every model kind, so saving and loading are written once.
+
+    Companion files (e.g. ``drift_reference.json``) come through two hooks,
+    :meth:`_extra_files` and :meth:`_read_extra_files`, which do nothing
+    here. This module is the bottom layer and may not import what those
+    files hold; a mixin of the layer that owns them overrides the pair once
+    for every kind (:class:`crmml.drift.StoresDriftReference`, listed before
+    this class among a model's bases).
     """
 
     kind: str
@@ -652,6 +662,18 @@ class ModelJsonArtifact:
         """Manifest metadata of this model (plain strings; no personal data)."""
         return {}
 
+    def _extra_files(self) -> dict[str, Mapping[str, Any]]:
+        """Files written beside ``model.json``: name → JSON mapping (none here; see the class docstring)."""
+        return {}
+
+    def _read_extra_files(self, files: Mapping[str, bytes]) -> None:
+        """Restore what :meth:`_extra_files` wrote from a verified artifact's files (nothing here).
+
+        Called by :meth:`from_artifact` after :meth:`from_dict`; a file may be
+        absent (an artifact written before it existed).
+        """
+        return None
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model as a crmml artifact directory (``model.json``: JSON, no pickle).
 
@@ -660,8 +682,11 @@ class ModelJsonArtifact:
         :class:`~crmml.exceptions.OutputError` (see docs/scoring.md).
         """
         self._check_fitted("save")  # type: ignore[attr-defined]
+        extra = self._extra_files()
+        if "model.json" in extra:  # pragma: no cover - a programming error in a subclass
+            raise TypeError(f"{type(self).__name__}._extra_files may not name model.json")
         return write_artifact(path, kind=self.kind, entity=self.entity,
-                              files={"model.json": self.to_dict()},  # type: ignore[attr-defined]
+                              files={"model.json": self.to_dict(), **extra},  # type: ignore[attr-defined]
                               metadata=self._artifact_metadata())
 
     @classmethod
@@ -669,7 +694,9 @@ class ModelJsonArtifact:
         """Rebuild from a verified artifact (used by :func:`crmml.load_scorer`)."""
         if "model.json" not in files:
             raise IncompatibleArtifactError(f"The {cls.display_name} artifact has no model.json.")
-        return cls.from_dict(Payload.parse(files["model.json"], source="model.json"))  # type: ignore[attr-defined]
+        obj = cls.from_dict(Payload.parse(files["model.json"], source="model.json"))  # type: ignore[attr-defined]
+        obj._read_extra_files(files)
+        return obj
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:

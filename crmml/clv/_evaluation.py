@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +16,7 @@ from crmml.data import CRMTables
 from crmml.exceptions import ParameterError
 from crmml.features import to_timestamp
 
-__all__ = ["HoldoutEvaluation", "evaluate_holdout"]
+__all__ = ["HoldoutEvaluation", "evaluate_holdout", "evaluate_fitted"]
 
 _PERIOD_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -45,6 +47,10 @@ class HoldoutEvaluation:
         Aggregate errors (``holdout_purchases_mae``, ``..._rmse``,
         ``holdout_purchases_ratio`` = predicted/actual total, the same for
         revenue, and the correlation of predicted and actual purchases).
+    outcomes_sha256 : str
+        sha256 of the customers and their actual holdout purchases and
+        revenue: two models were compared with the same outcomes exactly when
+        it is equal (it identifies rows, reveals none).
     """
 
     model: CLVModel
@@ -54,6 +60,7 @@ class HoldoutEvaluation:
     by_frequency: pd.DataFrame
     tracking: pd.DataFrame
     metrics: dict[str, float] = field(default_factory=dict)
+    outcomes_sha256: str = ""
 
     def summary(self) -> str:
         """One line for progress output: predicted/actual holdout purchases and revenue."""
@@ -128,20 +135,72 @@ def evaluate_holdout(
     >>> ev = evaluate_holdout(tables, "2025-01-01", "2025-07-01")   # doctest: +SKIP
     >>> ev.metrics["holdout_purchases_ratio"]                       # doctest: +SKIP
     """
-    t = as_tables(tables)
-    cal_end = to_timestamp(calibration_end, "calibration_end")
-    hold_end = to_timestamp(holdout_end, "holdout_end")
-    if hold_end <= cal_end:
-        raise ParameterError(
-            f"The 'holdout_end' parameter of evaluate_holdout must be after calibration_end={cal_end}. "
-            f"Got {hold_end} instead."
-        )
+    t, cal_end, hold_end = _window(tables, calibration_end, holdout_end, "evaluate_holdout")
     base = model if model is not None else CLVModel()
-    if base.business != "noncontractual":
-        raise ParameterError("The 'model' parameter of evaluate_holdout must be a non-contractual CLVModel. "
-                             f"Got business={base.business!r} instead.")
+    _check_noncontractual(base, "evaluate_holdout")
     fitted = CLVModel(**base.get_params()).set_params(horizon_days=(hold_end - cal_end).total_seconds() / 86400.0)
     fitted.fit(t, cal_end)
+    return _compare(fitted, t, cal_end, hold_end, max_bucket)
+
+
+def evaluate_fitted(
+    model: CLVModel,
+    tables: CRMTables | Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    *,
+    max_bucket: int = 7,
+) -> HoldoutEvaluation:
+    """Compare an already fitted model's predictions from ``start`` with what happened in ``[start, end)``.
+
+    The same comparison as :func:`evaluate_holdout`, without fitting: the
+    model predicts from the customers' history before ``start`` over the
+    window's length (its fitted parameters as they are; ``model`` is not
+    changed). A model fitted as of ``start`` or earlier never saw the window;
+    one fitted later saw part of it.
+
+    Parameters
+    ----------
+    model : CLVModel
+        A fitted non-contractual model.
+    tables : CRMTables or mapping
+    start, end : timestamp-like
+        The window ``[start, end)``.
+    max_bucket : int
+
+    Returns
+    -------
+    HoldoutEvaluation
+        ``model`` is a copy predicting over the window's length.
+    """
+    t, s, e = _window(tables, start, end, "evaluate_fitted", names=("start", "end"))
+    model._check_fitted("evaluate_window")
+    _check_noncontractual(model, "evaluate_fitted")
+    view = copy.copy(model)  # shares the fitted sub-models; only the prediction horizon differs
+    view.horizon_days = (e - s).total_seconds() / 86400.0
+    return _compare(view, t, s, e, max_bucket)
+
+
+def _window(tables: Any, first: Any, last: Any, owner: str, names: tuple[str, str] = ("calibration_end", "holdout_end")
+            ) -> tuple[CRMTables, pd.Timestamp, pd.Timestamp]:
+    t = as_tables(tables)
+    a, b = to_timestamp(first, names[0]), to_timestamp(last, names[1])
+    if b <= a:
+        raise ParameterError(
+            f"The {names[1]!r} parameter of {owner} must be after {names[0]}={a}. Got {b} instead."
+        )
+    return t, a, b
+
+
+def _check_noncontractual(model: CLVModel, owner: str) -> None:
+    if model.business != "noncontractual":
+        raise ParameterError(f"The 'model' parameter of {owner} must be a non-contractual CLVModel. "
+                             f"Got business={model.business!r} instead.")
+
+
+def _compare(fitted: CLVModel, t: CRMTables, cal_end: pd.Timestamp, hold_end: pd.Timestamp,
+             max_bucket: int) -> HoldoutEvaluation:
+    """Predictions of ``fitted`` from the history before ``cal_end`` against ``[cal_end, hold_end)``."""
     feats = fitted.build_features(t, cal_end)
     pred = fitted.predict_features(feats)
     actual = _holdout_actuals(t.transactions, cal_end, hold_end, fitted.freq)
@@ -182,4 +241,7 @@ def evaluate_holdout(
         "holdout_revenue_predicted": float(per["predicted_revenue"].sum()),
         "holdout_revenue_ratio": float(per["predicted_revenue"].sum() / rev_total) if rev_total else float("nan"),
     }
-    return HoldoutEvaluation(fitted, cal_end, hold_end, per, by_f, tracking, metrics)
+    keys = pd.DataFrame({"customer_id": per.index.astype(str), "purchases": per["actual_purchases"].to_numpy(),
+                         "revenue": per["actual_revenue"].to_numpy()})
+    digest = hashlib.sha256(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes()).hexdigest()
+    return HoldoutEvaluation(fitted, cal_end, hold_end, per, by_f, tracking, metrics, digest)

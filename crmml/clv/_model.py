@@ -39,9 +39,11 @@ from crmml.data import (
     as_tables,
     read_exclusion_counts,
 )
+from crmml.drift import StoresDriftReference, reference_from
 from crmml.exceptions import (
     ConvergenceError,
     DataContractError,
+    ParameterError,
     Problem,
     examples_of,
 )
@@ -63,6 +65,8 @@ _MONTH_DAYS = 365.25 / 12
 _YEAR_DAYS = 365.25
 _SEGMENT_ARRAY = np.array(SEGMENTS, dtype=object)
 _TRANSACTION_MODELS = {"bgnbd": BetaGeoModel, "pareto_nbd": ParetoNBDModel}
+DRIFT_SCORE_COLUMNS = ("clv", "expected_purchases")
+"""Outputs whose distribution at fit the drift reference (``drift_reference_``) stores beside every feature's."""
 
 _NONCONTRACTUAL_FEATURES = {
     "customer_id": "string",
@@ -91,7 +95,7 @@ _OUTPUTS = {
 }
 
 
-class CLVModel(ModelJsonArtifact, Estimator):
+class CLVModel(StoresDriftReference, ModelJsonArtifact, Estimator):
     """Customer lifetime value from CRM tables, with segments — a crmml scorer.
 
     Parameters
@@ -137,6 +141,11 @@ class CLVModel(ModelJsonArtifact, Estimator):
         Counts of rows and entities excluded while fitting (``table``,
         ``rule``, ``n_rows``, ``unit``); saved with the model. Exclusions of a
         later :meth:`score` go to the ``report`` passed to it.
+    drift_reference_ : crmml.drift.DriftReference or None
+        The features and the ``clv`` / ``expected_purchases`` scores of the
+        population at ``as_of``, binned (no raw values); saved as
+        ``drift_reference.json`` beside ``model.json``. ``None`` after
+        :meth:`from_dict` or for an artifact written before drift references.
 
     References
     ----------
@@ -225,6 +234,30 @@ class CLVModel(ModelJsonArtifact, Estimator):
         from crmml.clv._evaluation import evaluate_holdout
 
         return evaluate_holdout(tables, calibration_end, holdout_end, model=self)
+
+    def evaluate_window(self, tables: CRMTables | Mapping[str, pd.DataFrame], start: Any, end: Any) -> Any:
+        """This fitted model's predictions from ``start`` against what happened in ``[start, end)``.
+
+        The comparison of :meth:`evaluate_holdout` without refitting
+        (:func:`crmml.clv._evaluation.evaluate_fitted`); ``self`` is not changed. What
+        ``crmml retrain`` compares a champion and a challenger on.
+
+        Returns
+        -------
+        HoldoutEvaluation
+
+        Raises
+        ------
+        ParameterError
+            A contractual model (no holdout evaluation yet), or ``end <= start``.
+        """
+        from crmml.clv._evaluation import evaluate_fitted
+
+        if self.business != "noncontractual":
+            raise ParameterError("CLVModel.evaluate_window: a contractual CLV model has no holdout evaluation yet, "
+                                 "so it cannot be compared on a window (crmml retrain). Fix: train it with "
+                                 "'crmml train clv --business contractual'.")
+        return evaluate_fitted(self, tables, start, end)
 
     def _require_tables(self, t: CRMTables, method: str) -> None:
         if self.business == "contractual":
@@ -361,6 +394,9 @@ class CLVModel(ModelJsonArtifact, Estimator):
             )
         self.champion_threshold_ = float(np.quantile(clv, self.champion_quantile)) if len(clv) else math.inf
         self._check_learned()
+        # the population at as_of, built (build_features) and scored (predict_features == score) as a batch does
+        self.drift_reference_ = None if not len(train_scores) else reference_from(
+            self._train_features, train_scores, score_columns=DRIFT_SCORE_COLUMNS, as_of=ts, entity="customer_id")
         return self
 
     def _check_learned(self) -> None:
@@ -554,8 +590,9 @@ class CLVModel(ModelJsonArtifact, Estimator):
         return self._outputs(index, p_renew, expected, 12.0 * mrr, revenue.sum(axis=1), clv, n,
                              frame["days_into_term"])
 
-    def _outputs(self, index: pd.Index, p_alive: np.ndarray, expected: np.ndarray, value: np.ndarray, revenue: np.ndarray,
-                 clv: np.ndarray, frequency: np.ndarray, days_since_last: np.ndarray) -> pd.DataFrame:
+    def _outputs(self, index: pd.Index, p_alive: np.ndarray, expected: np.ndarray, value: np.ndarray,
+                 revenue: np.ndarray, clv: np.ndarray, frequency: np.ndarray,
+                 days_since_last: np.ndarray) -> pd.DataFrame:
         """Assemble the output frame once (no per-column pandas work: single-customer latency)."""
         threshold = getattr(self, "champion_threshold_", math.inf)
         codes = segment_codes(clv, p_alive, frequency, champion_threshold=threshold,

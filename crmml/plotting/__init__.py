@@ -12,7 +12,9 @@ to write PNG files to; the function returns plot name → file. A kind without
 an entry is trained without plots. Plotting modules import matplotlib inside
 their functions only. The supervised kinds share
 :mod:`crmml.plotting.supervised` (calibration curve, gain chart, reason
-frequencies, worded per kind through its ``WORDING``).
+frequencies, worded per kind through its ``WORDING``). The batch's drift
+report draws :func:`plot_drift` (:mod:`crmml.plotting.drift`): the
+most-drifted columns of each model with the PSI thresholds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLOTTERS", "save_plots"]
+from crmml.plotting.drift import plot_drift
+
+__all__ = ["PLOTTERS", "plot_drift", "save_plots"]
 
 PLOTTERS: dict[str, tuple[str, str]] = {
     "clv": ("crmml.plotting.clv", "save_clv_plots"),

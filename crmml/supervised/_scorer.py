@@ -9,11 +9,17 @@ here, once:
   over the package's feature and label builders), a
   :class:`~crmml.supervised.BinaryOutcomeModel` (split, LightGBM, calibration,
   tiers, baseline), the training floor's error reworded with the package's
-  parameters, and the held-out reason frequencies of the model card;
+  parameters, the held-out reason frequencies of the model card, and the
+  drift reference (``drift_reference_``: the population at ``as_of`` built
+  and scored as :meth:`~SupervisedScorer.score` does, binned by
+  :func:`crmml.drift.reference_from`; saved as ``drift_reference.json``);
 * ``build_features`` / ``predict_features`` / ``score`` / ``score_row`` with
   the spine's columns renamed (``probability`` → e.g. ``churn_probability``,
   ``tier`` → ``risk_tier``, ``action`` → ``follow_up``) and a hook for the
   package's own columns (revenue at risk, a 1–99 score);
+* ``evaluate_window(tables, start, end)``: a fitted model scored on the
+  outcomes of a later window (what ``crmml retrain`` compares a champion and
+  a challenger on);
 * the MLflow schemas, an input example without personal data, the
   held-out metrics, and the persisted state (``model.json``: the spine's
   ``supervised.json`` payload and the LightGBM text model inside it).
@@ -25,9 +31,11 @@ other; they all import this.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,8 +46,10 @@ from crmml._base import Estimator
 from crmml._payload import Payload
 from crmml._validation import Interval
 from crmml.data import CRMTables, ExclusionReport, as_tables, read_exclusion_counts
-from crmml.exceptions import DataContractError, InsufficientDataError, Problem
+from crmml.drift import DriftReference, StoresDriftReference, reference_from
+from crmml.exceptions import DataContractError, InsufficientDataError, ParameterError, Problem
 from crmml.features import to_timestamp
+from crmml.supervised._metrics import Evaluation, evaluate
 from crmml.supervised._model import BOOSTER_TXT, BinaryOutcomeModel
 from crmml.supervised._read import timestamp as read_timestamp
 from crmml.supervised._read import timestamps as read_timestamps
@@ -48,7 +58,8 @@ from crmml.supervised._templates import ReasonTemplates
 from crmml.supervised._tiers import TierPolicy
 from crmml.supervised._training_set import TrainingSet, build_training_set, default_cutoffs
 
-__all__ = ["SupervisedScorer", "REASON_SAMPLE", "TREE_PARAMETERS", "flat_exclusions", "reason_frequencies"]
+__all__ = ["SupervisedScorer", "WindowEvaluation", "REASON_SAMPLE", "TREE_PARAMETERS", "flat_exclusions",
+           "reason_frequencies"]
 
 REASON_SAMPLE = 5000
 """Held-out rows (at most) whose reasons are counted at fit for the reason-frequency chart."""
@@ -67,7 +78,45 @@ TREE_PARAMETERS: dict[str, list[Any]] = {
 include them: ``{**TREE_PARAMETERS, ...}``); :meth:`SupervisedScorer._tree_options` passes them on."""
 
 
-class SupervisedScorer(ModelJsonArtifact, Estimator):
+@dataclass(frozen=True)
+class WindowEvaluation:
+    """A fitted model's probabilities against the outcomes of a later window.
+
+    What :meth:`SupervisedScorer.evaluate_window` returns.
+
+    Attributes
+    ----------
+    start, end : pandas.Timestamp
+        The window ``[start, end)``.
+    cutoffs : tuple of pandas.Timestamp
+        The cutoffs scored (oldest first); each label window ``[c, c + horizon)`` lies in the window.
+    evaluation : Evaluation
+        ROC AUC, PR AUC, lift, Brier score, ECE and the calibration curve over every scored row.
+    outcomes_sha256 : str
+        sha256 of the (entity, cutoff, outcome) rows: two models were evaluated on the same
+        entities and outcomes exactly when it is equal (it identifies rows, reveals none).
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    cutoffs: tuple[pd.Timestamp, ...]
+    evaluation: Evaluation
+    outcomes_sha256: str
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The evaluation's scalar metrics (``roc_auc``, ``ece``, ``brier``, ``n`` ...; undefined ones left out)."""
+        return self.evaluation.metrics()
+
+    def summary(self) -> str:
+        """One line: rows, positives, ROC AUC and ECE."""
+        e = self.evaluation
+        auc = "undefined" if e.roc_auc is None else f"{e.roc_auc:.4f}"
+        return (f"{e.n:,} rows over {len(self.cutoffs)} cutoff(s), {e.n_positive:,} positive: ROC AUC {auc}, "
+                f"ECE {e.ece:.4f}, Brier {e.brier:.4f}")
+
+
+class SupervisedScorer(StoresDriftReference, ModelJsonArtifact, Estimator):
     """Base class of crmml's supervised model packages (see the module docstring).
 
     Class attributes a package sets
@@ -82,6 +131,12 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         (kept in :meth:`build_features` when the builders produce them).
     n_increasing, n_decreasing : int
         Reason slots of each kind.
+    drift_score_columns : tuple of str or None
+        Output columns whose distribution at fit is stored in the drift
+        reference (``drift_reference_``) beside every feature's; ``None``
+        (default): the probability column and the package's own numeric
+        outputs (:meth:`_extra_outputs_schema`), e.g. ``churn_probability``
+        and ``revenue_at_risk``, or ``conversion_probability`` and ``score``.
 
     Hooks a package implements
     --------------------------
@@ -104,6 +159,7 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
     context_columns: ClassVar[tuple[str, ...]] = ()
     n_increasing: ClassVar[int] = 3
     n_decreasing: ClassVar[int] = 3
+    drift_score_columns: ClassVar[tuple[str, ...] | None] = None
     _extra_state_keys: ClassVar[tuple[str, ...]] = ()
     first_record: ClassVar[tuple[str, str] | None] = None
     """``(table, time column)`` whose earliest value bounds the training cutoffs (None: no bound)."""
@@ -203,7 +259,28 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         self.exclusions_ = [{"table": e["table"], "rule": e["rule"], "n_rows": int(e["n_rows"]),
                              "unit": e.get("unit", "rows")} for e in flat_exclusions(tset.exclusions_dict())]
         self.reason_frequencies_ = reason_frequencies(model, tset, int(self.seed))  # type: ignore[attr-defined]
+        self.drift_reference_ = self._drift_reference(t, ts)
         return self
+
+    def _drift_reference(self, t: CRMTables, ts: pd.Timestamp) -> DriftReference | None:
+        """The population at ``ts`` binned, built and scored exactly as :meth:`score` does (None when empty).
+
+        Counting :meth:`build_features` and :meth:`score` of the same tables
+        at the fit's ``as_of`` into this reference gives PSI 0 for every column.
+        """
+        frame = self._population_frame(t, ts, ExclusionReport())
+        if not len(frame):
+            return None
+        frame = self._scorable(frame, "fit")
+        return reference_from(frame, self._predict(frame, reasons=False), score_columns=self._drift_score_columns(),
+                              as_of=ts, entity=self.entity)
+
+    def _drift_score_columns(self) -> tuple[str, ...]:
+        """:attr:`drift_score_columns`, or by default the probability column and the package's numeric outputs."""
+        if self.drift_score_columns is not None:
+            return tuple(self.drift_score_columns)
+        own = [c for c, t in self._extra_outputs_schema().items() if t in ("double", "float", "long", "integer")]
+        return (str(self.output_names["probability"]), *own)
 
     def _training_cutoffs(self, tables: CRMTables, ts: pd.Timestamp, horizon: float) -> list[pd.Timestamp]:
         """The training cutoffs (oldest first; the latest is held out): ``n_cutoffs`` of
@@ -267,6 +344,68 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
             out["beats_baseline"] = float(bc.beats_baseline)
         return out
 
+    # ------------------------------------------------------------------ evaluation
+    def min_window_days(self) -> float:
+        """The shortest window :meth:`evaluate_window` accepts: one label window (``horizon_days``)."""
+        return float(self.horizon_days)  # type: ignore[attr-defined]
+
+    def evaluate_window(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
+                        start: Any, end: Any) -> WindowEvaluation:
+        """Score this fitted model on the outcomes of ``[start, end)``; ``self`` is not changed.
+
+        The cutoffs are ``end - horizon``, ``end - 2 * horizon``, ... down to
+        ``start`` (every label window ``[c, c + horizon)`` inside the window,
+        windows not overlapping). At each the model scores its population with
+        features as of ``c`` (exactly as :meth:`score` does) and the
+        probabilities are compared with the outcomes
+        (:func:`~crmml.supervised.evaluate`). A model fitted as of ``start``
+        or earlier never saw these outcomes; one fitted later saw part of them.
+
+        Raises
+        ------
+        ParameterError
+            The window is shorter than ``horizon_days`` (:meth:`min_window_days`).
+        InsufficientDataError
+            Nobody of the population at any cutoff.
+        """
+        self._check_fitted("evaluate_window")
+        t = as_tables(tables)
+        s, e = to_timestamp(start, "start"), to_timestamp(end, "end")
+        h = float(self.horizon_days)  # type: ignore[attr-defined]
+        days = (e - s) / pd.Timedelta(days=1)
+        if days < h:
+            raise ParameterError(
+                f"The window of {type(self).__name__}.evaluate_window must hold at least one label window of "
+                f"horizon_days={h:g} days; got [{s.date()}, {e.date()}) ({days:g} days). "
+                f"Fix: a holdout of at least {math.ceil(h)} days.")
+        self._require_tables(t, "evaluate_window")
+        cutoffs = default_cutoffs(e, h, n=int(days // h))
+        ys: list[np.ndarray] = []
+        ps: list[np.ndarray] = []
+        keys: list[pd.DataFrame] = []
+        for c in cutoffs:
+            frame = self._population_frame(t, c, ExclusionReport())
+            frame = self._select_schema(frame, "evaluate_window")
+            frame.index = frame.index.astype(str)
+            labels = self._labels(t, c, h)
+            labels.index = labels.index.astype(str)
+            common = frame.index.intersection(labels.index, sort=True)
+            if not len(common):
+                continue
+            y = labels.loc[common, labels.columns[0]].to_numpy(dtype=np.int64)
+            X = self.model_.transform(frame.loc[common])
+            ps.append(self.model_.predict_proba(X))
+            ys.append(y)
+            keys.append(pd.DataFrame({"entity": common.to_numpy(), "cutoff": c, "outcome": y}))
+        if not ys:
+            raise InsufficientDataError(
+                f"{type(self).__name__}.evaluate_window: nobody of the {self.kind} population at the cutoffs "
+                f"{[str(c.date()) for c in cutoffs]} of [{s.date()}, {e.date()}). Fix: check the tables cover the "
+                "window, or choose another window.")
+        rows = pd.concat(keys, ignore_index=True)
+        digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
+        return WindowEvaluation(s, e, tuple(cutoffs), evaluate(np.concatenate(ys), np.concatenate(ps)), digest)
+
     # ------------------------------------------------------------------ scoring
     def _schema_columns(self) -> list[str]:
         names = list(self.model_.spec_.names)
@@ -309,8 +448,10 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         frame = features.set_index(self.entity) if self.entity in features.columns else features
         return self._predict(frame.set_axis(frame.index.astype(str).rename(self.entity), axis=0))
 
-    def _predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        out = self.model_.score_frame(frame, reasons_for=self._reasons_for())
+    def _predict(self, frame: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
+        """The outputs of a :meth:`_scorable` frame; ``reasons=False`` leaves out the reason columns (the
+        drift reference at fit bins scores only, and the reasons cost most of the time)."""
+        out = self.model_.score_frame(frame, reasons=reasons, reasons_for=self._reasons_for())
         out = out.drop(columns=[k for k, v in self.output_names.items() if v is None and k in out.columns])
         out = out.rename(columns={k: v for k, v in self.output_names.items() if v is not None})
         return self._add_outputs(out, frame)
@@ -325,9 +466,13 @@ class SupervisedScorer(ModelJsonArtifact, Estimator):
         self._check_fitted("score")
         report = report if report is not None else ExclusionReport()
         frame = self._population_frame(as_tables(tables), to_timestamp(as_of), report)
-        frame = self._select_schema(frame, "score")
+        return self._predict(self._scorable(frame, "score"))
+
+    def _scorable(self, frame: pd.DataFrame, method: str) -> pd.DataFrame:
+        """A population frame as :meth:`_predict` takes it: the model's columns, the entity ids as strings."""
+        frame = self._select_schema(frame, method)
         frame.index = frame.index.astype(str).rename(self.entity)
-        return self._predict(frame)
+        return frame
 
     def score_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """One entity's outputs from a feature mapping (no pandas; one thread) — the in-process fast path."""
