@@ -52,6 +52,7 @@ from crmml.features import as_of_view, to_timestamp
 from crmml.scoring._card import render_model_card
 from crmml.scoring._mlflow import (
     DEFAULT_TRACKING_URI,
+    _is_not_found,
     check_tracking_uri,
     local_store_path,
     mlflow_call,
@@ -62,6 +63,8 @@ from crmml.scoring._mlflow import (
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "TrackedModel",
+    "alias_version",
+    "param_values",
     "resolve_tracking_uri",
     "check_tracking_uri",
     "check_registration",
@@ -235,6 +238,43 @@ def data_fingerprint(tables: CRMTables, as_of: Any = None) -> dict[str, Any]:
     return out
 
 
+def param_values(params: Mapping[str, Any]) -> dict[str, Any]:
+    """MLflow parameter values: dicts, lists and tuples as JSON text, the rest as they are."""
+    return {str(k): (json.dumps(to_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v)
+            for k, v in params.items()}
+
+
+def alias_version(model_name: str, alias: str, *, tracking_uri: str | None = None) -> str | None:
+    """The version of ``model_name`` that ``alias`` points at; ``None`` when there is none.
+
+    ``None`` when the registered model or the alias does not exist, or when
+    the store is a local SQLite file or folder that does not exist yet (it is
+    not created: a look-up never writes).
+
+    Raises
+    ------
+    ParameterError
+        An invalid name or alias, an unknown tracking URI scheme.
+    TrackingError
+        The store does not answer or fails.
+    """
+    check_registration(model_name, alias)
+    uri = check_tracking_uri(resolve_tracking_uri(tracking_uri), name="tracking_uri")
+    path = local_store_path(uri)
+    if path is not None and not path.exists():
+        return None
+    probe_tracking_server(uri)
+    with mlflow_call(uri, f"looking up {model_name}@{alias}"):
+        from mlflow import MlflowClient
+
+        try:
+            return str(MlflowClient(tracking_uri=uri).get_model_version_by_alias(model_name, alias).version)
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+
+
 def _schema(cols: Mapping[str, str]) -> Any:
     from mlflow.types.schema import ColSpec, Schema
 
@@ -339,8 +379,7 @@ def log_scorer(
         with mlflow.start_run(run_name=run_name or f"train-{kind}") as run, \
                 tempfile.TemporaryDirectory() as tmp:
             mlflow.set_tags({"crmml.kind": kind, "crmml.version": __version__, "crmml.entity": scorer.entity})
-            mlflow.log_params({k: (json.dumps(to_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v)
-                               for k, v in all_params.items()})
+            mlflow.log_params(param_values(all_params))
             if metrics:
                 mlflow.log_metrics(metrics)
             mlflow.log_dict(fingerprint, "data/fingerprint.json")
