@@ -18,10 +18,11 @@ LAYER = {
     "crmml._version": 0, "crmml.exceptions": 0, "crmml._validation": 0, "crmml._artifact": 0,
     "crmml._payload": 0, "crmml._time": 0, "crmml._atomic": 0, "crmml._base": 0,
     "crmml.data": 1, "crmml.synthetic": 1,
-    "crmml.features": 2,
+    "crmml.features": 2, "crmml.drift": 2,
     "crmml.supervised": 2.5,
     "crmml.clv": 3, "crmml.churn": 3, "crmml.leadscore": 3, "crmml.forecast": 3,
-    "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4, "crmml.training": 4,
+    "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4, "crmml.training": 4, "crmml.retrain": 4,
+    "crmml.batch": 4,
     "crmml.cli": 5,
 }
 MODEL_PACKAGES = {"crmml.clv", "crmml.churn", "crmml.leadscore", "crmml.forecast"}
@@ -67,7 +68,7 @@ def test_no_upward_imports(name, path):
         assert LAYER[target] <= LAYER[unit], f"{name} (layer {LAYER[unit]}) imports {imported} (layer {LAYER[target]})"
         if unit in MODEL_PACKAGES and target in MODEL_PACKAGES:
             assert target == unit, f"model package {unit} imports another model package: {imported}"
-        if unit in ("crmml.training", "crmml.plotting"):
+        if unit in ("crmml.training", "crmml.retrain", "crmml.plotting"):
             assert target not in MODEL_PACKAGES, (
                 f"{name} imports {imported}: find model classes through the kind registry (crmml.scoring.KINDS)")
         if unit == "crmml.data":

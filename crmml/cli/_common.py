@@ -25,6 +25,7 @@ exit codes:
   5    invalid parameter (e.g. --as-of, --tracking-uri scheme, --name/--alias) or a
        path crmml cannot write (--out is a folder, unwritable, a non-empty folder)
   6    MLflow tracking store or registry unusable (unreachable, missing, failing)
+  7    crmml batch run --fail-on-drift: a model drifted to the act level (the run is published)
   130  interrupted (Ctrl-C)
 """
 

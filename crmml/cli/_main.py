@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from crmml.cli import _forecast
+from crmml.cli import _forecast, _retrain
 from crmml.cli._commands import (
     _cmd_backtest_forecast,
     _cmd_demo,
@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
         hooks.add_train_options(t)
         t.set_defaults(func=_cmd_train, _leaf=t)
 
+    _retrain.add_parser(sub, leaf, [debug])  # crmml retrain KIND
+
     sc = leaf(sub, "score", "score with a saved or registered model (the kind is read from the model)")
     sc.add_argument("kind", nargs="?", choices=sorted(KINDS), default=None,
                     help="optional: refuse a model of another kind (crmml score clv --model ...)")
@@ -162,6 +164,10 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--out-dir", help="folder for backtest.csv, fan_chart.png and coverage.png")
     _forecast.add_train_options(bf)
     bf.set_defaults(func=_cmd_backtest_forecast)
+
+    from crmml.cli._batch import add_batch_parser
+
+    add_batch_parser(sub, leaf)
 
     d = leaf(sub, "demo", "the main job on the embedded sample world")
     d.add_argument("--workdir", default="crmml-demo", help="where data, plots and scores go (default ./crmml-demo); "
