@@ -32,12 +32,13 @@ before it starts the run, and the alias moves only once the new version exists.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from crmml.scoring._card import render_model_card
 from crmml.scoring._mlflow import (
     DEFAULT_TRACKING_URI,
     _is_not_found,
+    _use_tracking_uri,
     check_tracking_uri,
     local_store_path,
     mlflow_call,
@@ -145,6 +147,19 @@ def check_registration(model_name: str, alias: str, *, name_param: str = "model_
             "digits, underscores or dashes, and not a reserved alias ('latest' in any case, or a version alias "
             f"such as 'v3'). Got {alias!r} instead. Fix: e.g. champion, challenger or staging."
         )
+
+
+@contextlib.contextmanager
+def _kept_env(name: str) -> Iterator[None]:
+    """Put environment variable ``name`` back as it was (MLflow's ``set_experiment`` writes it for the process)."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def check_tracking_store(tracking_uri: str | None = None, *, name: str = "tracking_uri") -> str:
@@ -371,11 +386,10 @@ def log_scorer(
     all_params = {**scorer.get_params(), **dict(params or {}), "as_of": str(pd.Timestamp(as_of))}
     card = render_model_card(scorer, fingerprint=fingerprint, metrics=metrics, exclusions=exclusions)
 
-    with mlflow_call(uri, "logging the run"):
+    with mlflow_call(uri, "logging the run"), _use_tracking_uri(uri), _kept_env("MLFLOW_EXPERIMENT_ID"):
         import mlflow
 
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(experiment)
+        mlflow.set_experiment(experiment)  # the process-wide URI and experiment are put back afterwards
         with mlflow.start_run(run_name=run_name or f"train-{kind}") as run, \
                 tempfile.TemporaryDirectory() as tmp:
             mlflow.set_tags({"crmml.kind": kind, "crmml.version": __version__, "crmml.entity": scorer.entity})
@@ -451,8 +465,8 @@ def register_logged_model(
         import mlflow
         from mlflow import MlflowClient
 
-        mlflow.set_tracking_uri(uri)
-        mv = mlflow.register_model(tracked.model_uri, model_name)
+        with _use_tracking_uri(uri):
+            mv = mlflow.register_model(tracked.model_uri, model_name)
         version = str(mv.version)
         MlflowClient(tracking_uri=uri).set_registered_model_alias(model_name, alias, version)
     return dataclasses.replace(tracked, registered_name=model_name, version=version, alias=alias)

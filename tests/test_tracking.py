@@ -1,6 +1,7 @@
 """MLflow: log, register with an alias, load back through models:/...@champion."""
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -129,3 +130,21 @@ def test_relative_sqlite_store_follows_the_working_directory(monkeypatch, tmp_pa
     monkeypatch.chdir(tmp_path / "b")
     assert resolve_tracking_uri("sqlite:///mlflow.db") != first
     assert resolve_tracking_uri("sqlite:///mlflow.db?timeout=5") == f"sqlite:///{tmp_path}/b/mlflow.db?timeout=5"
+
+
+def test_logging_leaves_the_process_wide_tracking_uri_and_experiment_alone(tmp_path, monkeypatch):
+    """A library call with tracking_uri=A must not make A the default of later calls in the same process."""
+    import mlflow
+
+    from crmml.clv import CLVModel
+    from crmml.synthetic import make_b2c_world
+    from crmml.tracking import log_scorer
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    before = mlflow.get_tracking_uri()
+    w = make_b2c_world(300, seed=1)
+    model = CLVModel().fit(w.tables, "2025-07-01")
+    log_scorer(model, tables=w.tables, as_of="2025-07-01", tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_EXPERIMENT_ID" not in os.environ
+    assert mlflow.get_tracking_uri() == before
