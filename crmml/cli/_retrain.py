@@ -27,16 +27,16 @@ _LABELS = {"kind": "KIND", "holdout_days": "--holdout-days", "tracking_uri": "--
            "alias": "--alias"}
 
 
-def _tolerance(high: float) -> Any:
-    """An argparse ``type=``: a finite number in ``[0, high]`` (else a usage error naming the option)."""
+def _tolerance(high: float, low: float = 0.0) -> Any:
+    """An argparse ``type=``: a finite number in ``[low, high]`` (else a usage error naming the option)."""
 
     def parse(text: str) -> float:
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if not (math.isfinite(v) and 0 <= v <= high):
-            raise argparse.ArgumentTypeError(f"must be a number in [0, {high:g}], got {text!r}")
+        if not (math.isfinite(v) and low <= v <= high):
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], got {text!r}")
         return v
 
     parse.__name__ = "float"
@@ -80,6 +80,10 @@ def add_options(r: argparse.ArgumentParser) -> None:
     r.add_argument("--error-tolerance", type=_tolerance(10), default=rule.error_tolerance,
                    help="CLV: how much higher, relatively, its holdout purchases MAE may be (default "
                         f"{rule.error_tolerance:g} = {rule.error_tolerance * 100:g} %%)")
+    r.add_argument("--baseline-margin", type=_tolerance(1, low=-1), default=rule.baseline_margin,
+                   help="churn, leadscore: the ROC AUC gain over the naive baseline (recency_days ...) the "
+                        f"challenger needs on the holdout, besides a Brier score not worse (default "
+                        f"{rule.baseline_margin:g})")
 
 
 def cmd_retrain(a: argparse.Namespace) -> int:
@@ -90,7 +94,7 @@ def cmd_retrain(a: argparse.Namespace) -> int:
     as_of = _parse_as_of(a.as_of)
     _check_data(a.data)
     rule = GateRule(auc_tolerance=a.auc_tolerance, calibration_tolerance=a.calibration_tolerance,
-                    error_tolerance=a.error_tolerance)
+                    error_tolerance=a.error_tolerance, baseline_margin=a.baseline_margin)
     job = prepare_retrain(a.model_kind, name=a.name, alias=a.alias, holdout_days=a.holdout_days,
                           tracking_uri=a.tracking_uri, params=CLI_KINDS[a.model_kind].train_params(a), rule=rule,
                           progress=_print_progress, labels=_LABELS)
@@ -136,8 +140,8 @@ def print_result(result: Any) -> None:
     for k in names:
         print(f"  {k:<{width}}" + "".join(f"  {_value(m.get(k)):>{w}}" for (_, m), w in zip(columns, widths)))
     if result.baseline is not None:
-        print(f"  naive baseline: {result.baseline_column} (its ROC AUC ranks by the column; its Brier score and "
-              "ECE are of an isotonic fit on the holdout)")
+        print(f"  naive baseline: {result.baseline_column} (ROC AUC of the column; Brier score and ECE of its "
+              "isotonic fit on the holdout)")
     if refit:
         print(f"  * champion v{v} as registered (trained as of {_day(result.champion_as_of)}): saw "
               f"{result.champion_saw_holdout_days:g} days of the holdout; not used for the decision")
