@@ -1,5 +1,6 @@
 """The crmml command line: synth → train → score, exit codes, the demo, kinds read from the model."""
 
+import json
 import re
 from pathlib import Path
 
@@ -159,6 +160,21 @@ def test_demo_trains_registers_and_scores(tmp_path, monkeypatch, capsys):
     assert [r.split()[1] for r in top10] == list(daily["lead_id"][:10])
     assert sorted(p.name for p in (work / "plots" / "leadscore").glob("*.png")) == [
         "calibration_curve.png", "conversion_by_grade.png", "gain_chart.png", "reason_frequencies.png"]
+
+    # the nightly batch over both worlds through the champions: scores, customer view, lead list, forecast
+    assert "Nightly batch (crmml batch run) through the registered champions:" in out
+    b2c_run = (work / "batch" / "b2c" / "current").resolve()
+    for f in ("manifest.json", "drift.md", "drift.png", "_SUCCESS"):
+        assert (b2c_run / f).is_file(), f
+    view = pd.concat(pd.read_parquet(p) for p in sorted(b2c_run.glob("customer_view/as_of=*/part-*.parquet")))
+    assert set(view["customer_id"]) >= set(scores.index)
+    b2b_run = (work / "batch" / "b2b" / "current").resolve()
+    tops = {p.name.split("=")[-1] if p.name.startswith("model=") else p.name for p in b2b_run.iterdir()
+            if p.is_dir()}
+    assert tops >= {"churn", "leads", "lead_list", "customer_view"}
+    manifest = json.loads((b2b_run / "manifest.json").read_text())
+    assert manifest["models"]["leads"]["uri"] == "models:/crmml-leadscore@champion"
+    assert manifest["models"]["leads"]["registry_version"] == "1"
 
 
 @pytest.mark.slow

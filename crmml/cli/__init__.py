@@ -9,6 +9,13 @@ Commands::
                                  the model (``crmml score clv --model URI`` also refuses another kind)
     crmml leads daily            today's prioritised lead list (score, grade, follow-up, reasons, change since
                                  yesterday) from a lead-scoring model, printed and written atomically
+    crmml forecast               period bookings P10-P90 beside the stage-weighted pipeline
+    crmml backtest forecast      replay the forecast over past origins: coverage and errors
+    crmml batch run --config F   the nightly batch: every configured model over every entity, resumable,
+                                 published atomically, drift-checked (crmml.batch.run_batch)
+    crmml batch init             write an example batch configuration
+    crmml retrain KIND           champion/challenger gate: train a challenger, compare on the latest
+                                 holdout, move the champion alias only when it is not worse
     crmml demo                   the main job on the embedded sample world
 
 Exit codes (also printed by ``crmml --help``)::
@@ -30,6 +37,8 @@ Exit codes (also printed by ``crmml --help``)::
     6    the MLflow tracking store or registry is unusable: the server does not answer
          (a few seconds of retries, not minutes), no store at the URI for a read, the
          store refuses or fails
+    7    crmml batch run --fail-on-drift: a model's features or score drifted to the act
+         level (PSI > 0.25); the run was published
     130  interrupted (Ctrl-C)
 
 Every path a command writes (``--out``, ``--save``, ``--plots-dir``,

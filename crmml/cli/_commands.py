@@ -314,8 +314,8 @@ _DEMO_CHURN_B2B = {"business": "contractual", "horizon_days": 90.0, "num_threads
 _DEMO_LEADS = {"horizon_days": 90.0, "num_threads": 1}
 #: The pipeline forecast on the same B2B world (8 backtest origins at fit correct the intervals).
 _DEMO_FORECAST = {"period": "quarter", "interval_origins": 8, "num_threads": 1}
-_DEMO_OUTPUTS = ("b2c/, b2b/, plots/, clv_scores.parquet, churn_scores.parquet, churn_b2b_scores.parquet, "
-                 "leads_today.csv and forecast.csv")
+_DEMO_OUTPUTS = ("b2c/, b2b/, plots/, batch/, clv_scores.parquet, churn_scores.parquet, "
+                 "churn_b2b_scores.parquet, leads_today.csv and forecast.csv")
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
@@ -333,7 +333,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     data_b2b = work / "b2b"
     stale_b2b = _prepare_world_dir(data_b2b, "--workdir", own=True, force=False,
                                    fix=f"choose another --workdir (the demo writes {_DEMO_OUTPUTS})")
-    for folder in ("plots", "plots/churn", "plots/churn-b2b", "plots/leadscore", "plots/forecast"):
+    for folder in ("plots", "plots/churn", "plots/churn-b2b", "plots/leadscore", "plots/forecast", "batch"):
         _check_writable(work / folder, "--workdir", want="folder")
     for file in ("clv_scores.parquet", "churn_scores.parquet", "churn_b2b_scores.parquet", "leads_today.csv",
                  "forecast.csv"):
@@ -383,7 +383,35 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     rc = _demo_leads(jobs["crmml-leadscore"], b2b_tables, b2b_as_of, work / "leads_today.csv")
     if rc != EXIT_OK:
         return rc
-    return _demo_forecast(jobs["crmml-forecast"], b2b_tables, b2b_as_of, work / "forecast.csv")
+    rc = _demo_forecast(jobs["crmml-forecast"], b2b_tables, b2b_as_of, work / "forecast.csv")
+    if rc != EXIT_OK:
+        return rc
+    return _demo_batch(work, {"b2c": (data, as_of, {"clv": "crmml-clv", "churn": "crmml-churn"}),
+                              "b2b": (data_b2b, b2b_as_of, {"churn": "crmml-churn-b2b", "leads": "crmml-leadscore",
+                                                            "deals": "crmml-forecast"})},
+                       job.tracking_uri)
+
+
+def _demo_batch(work: Path, worlds: dict[str, Any], tracking_uri: str) -> int:
+    """The nightly batch over both sample worlds through the registered champions (``crmml batch run``)."""
+    from crmml.batch import BatchConfig, run_batch
+    from crmml.tracking import alias_version
+
+    print("\nNightly batch (crmml batch run) through the registered champions:")
+    for world, (data, as_of, names) in worlds.items():
+        models = {k: f"models:/{n}@champion" for k, n in names.items()
+                  if alias_version(n, "champion", tracking_uri=tracking_uri) is not None}
+        if not models:
+            print(f"  {world}: skipped — no model of this world was trained")
+            continue
+        config = BatchConfig(data=data, output=work / "batch" / world, models=models, as_of=as_of,
+                             tracking_uri=tracking_uri, log_mlflow=True)
+        with _step(f"scoring the {world.upper()} world with {', '.join(models)} into {config.output}"):
+            res = run_batch(config, progress="quiet")
+        rows = ", ".join(f"{k} {v['rows']:,}" for k, v in res.manifest["outputs"].items() if v.get("rows"))
+        print(f"  {world}: {rows}; drift {res.drift_status}")
+        print(f"    {res.run_dir} (manifest.json, drift.md, _SUCCESS; {config.output / 'current'} points here)")
+    return EXIT_OK
 
 
 def _demo_forecast(job: Any, tables: Any, as_of: Any, out: Path) -> int:

@@ -256,3 +256,15 @@ def test_progress_plain_lines_and_quiet(b2c_dir, tmp_path, capsys):
     assert main(["batch", "run", "--config", str(cfg), "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and "already published" in out
+
+
+def test_worker_processes_write_the_same_outputs(b2c_dir, b2c_run, tmp_path):
+    res, _ = b2c_run
+    two = run_batch(b2c_config(b2c_dir, tmp_path, workers=2), progress="quiet")
+    assert two.run_id == res.run_id  # the partitions, not the number of processes, define the run
+    for top in ("model=clv", "model=churn", "customer_view"):
+        for f in sorted((res.run_dir / top).rglob("*.parquet")):
+            pd.testing.assert_frame_equal(pd.read_parquet(two.run_dir / f.relative_to(res.run_dir)),
+                                          pd.read_parquet(f), check_exact=True)
+    assert two.manifest["drift"] == res.manifest["drift"]
+    assert two.manifest["exclusions"] == res.manifest["exclusions"]
