@@ -37,7 +37,24 @@ _MAX_EXAMPLES = 5
 
 
 class CrmmlError(Exception):
-    """Base class of every error raised by crmml."""
+    """Base class of every error raised by crmml.
+
+    Picklable with its message and attributes (``problems``, ``context`` ...)
+    as they are, so an error raised in a worker process reaches the caller
+    unchanged — the default would call ``__init__`` again with the message as
+    its first argument.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild_error, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild_error(cls: type[CrmmlError], args: tuple[object, ...], state: dict[str, object]) -> CrmmlError:
+    """Unpickle a :class:`CrmmlError` without calling its ``__init__``."""
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 @dataclass(frozen=True)
