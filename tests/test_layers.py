@@ -23,6 +23,7 @@ LAYER = {
     "crmml.clv": 3, "crmml.churn": 3, "crmml.leadscore": 3, "crmml.forecast": 3,
     "crmml.scoring": 4, "crmml.tracking": 4, "crmml.plotting": 4, "crmml.training": 4, "crmml.retrain": 4,
     "crmml.batch": 4,
+    "crmml.spark": 4,
     "crmml.cli": 5,
 }
 MODEL_PACKAGES = {"crmml.clv", "crmml.churn", "crmml.leadscore", "crmml.forecast"}

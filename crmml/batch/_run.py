@@ -146,23 +146,20 @@ def _lead_list(store: RunStore, model: BatchModel, as_of: pd.Timestamp) -> dict[
     return {**summary, "compared_with_run": prev_run}
 
 
-def _forecast_periods(store: RunStore, model: BatchModel, spill: Spill | None, paths: dict[str, Path],
-                      as_of: pd.Timestamp, periods: int) -> dict[str, Any]:
+def _forecast_periods(store: RunStore, model: BatchModel, paths: dict[str, Path], n: int, as_of: pd.Timestamp,
+                      periods: int) -> dict[str, Any]:
     """Period bookings of the forecast model over all partitions (its intervals need every open deal at once).
 
-    The local engine reads the spilled partitions (validated already); the
-    Spark engine, which has no local spill, loads the tables from the input.
+    The tables are read whole with their rows in partition order (every row
+    was validated in its partition), so the sums run in the same order on
+    both engines.
     """
     from crmml.data import load_tables
+    from crmml.features import read_in_partition_order
 
-    names = [n for n in ("customers", "opportunities", "opportunity_history", "transactions", "interactions",
-                         "contacts", "invoices", "subscriptions") if n in paths]
-    if spill is not None:
-        frames = {n: pd.concat([spill.raw_frames(i)[n] for i in range(spill.n_partitions)], ignore_index=True)
-                  for n in names}
-        tables = load_tables(frames, validate=False)  # every row was validated in its partition
-    else:
-        tables = load_tables(paths[names[0]].parent, tables=names)
+    names = [t for t in ("customers", "opportunities", "opportunity_history", "transactions", "interactions",
+                         "contacts", "invoices", "subscriptions") if t in paths]
+    tables = load_tables(read_in_partition_order(paths, as_of, n_partitions=n, tables=names), validate=False)
     fc = model.scorer.forecast(tables, as_of, periods=periods)
     fc = fc.astype({c: "string" for c in fc.columns if fc[c].dtype == object})
     store.write_part("forecast_periods", 0, fc)
@@ -254,6 +251,9 @@ def _run(config: BatchConfig, prog: Progress) -> BatchResult:
     def say(step: str, msg: str, status: str = "info", **kw: Any) -> None:
         prog.emit(BatchEvent(step, status, msg, **kw))
 
+    if config.engine == "spark":
+        import crmml.spark  # noqa: F401 - without pyspark: a clear error before any work
+
     t = time.perf_counter()
     paths = find_parquet_tables(config.data)
     work_tmp = Path(tempfile.mkdtemp(prefix="crmml-batch-models-"))
@@ -288,7 +288,7 @@ def _run(config: BatchConfig, prog: Progress) -> BatchResult:
                 say("load", f"resuming run {run_id}")
             spill = _spill(store, paths, as_of, n, config, say, timings) if config.engine == "local" else None
             metas, reused = _score(store, spill, paths, n, as_of, models, view, config, say, timings)
-            steps = _whole_run_steps(store, models, spill, paths, as_of, config, say, timings)
+            steps = _whole_run_steps(store, models, paths, n, as_of, config, say, timings)
             t = time.perf_counter()
             drift = _drift(store, models, metas, as_of)
             timings["drift"] = time.perf_counter() - t
@@ -367,7 +367,7 @@ def _score(store: RunStore, spill: Spill | None, paths: dict[str, Path], n: int,
     return [metas[i] for i in range(n)], reused
 
 
-def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], spill: Spill | None, paths: dict[str, Path],
+def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], paths: dict[str, Path], n: int,
                      as_of: pd.Timestamp,
                      config: BatchConfig, say: Callable[..., None], timings: dict[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -382,7 +382,7 @@ def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], spill: Spil
             if step == "lead_list":
                 done = _lead_list(store, m, as_of)
             else:
-                done = _forecast_periods(store, m, spill, paths, as_of, config.forecast_periods)
+                done = _forecast_periods(store, m, paths, n, as_of, config.forecast_periods)
             done["seconds"] = time.perf_counter() - t
             store.mark_step(step, done)
         timings[step] = float(done.get("seconds", 0.0))
@@ -397,7 +397,8 @@ def _outputs(store: RunStore, metas: list[dict[str, Any]], steps: dict[str, Any]
         for name, r in m["rows"].items():
             rows[name] = rows.get(name, 0) + int(r)
     out = {}
-    for name, r in rows.items():
+    for name in [*(k for k in models if k in rows), *(k for k in rows if k not in models)]:  # config order
+        r = rows[name]
         top = name if name == VIEW else f"model={name}"
         out[name] = {"path": f"{top}/{store.as_of_dir}", "rows": r, "files": len(metas),
                      **({"kind": models[name].kind} if name in models else {})}

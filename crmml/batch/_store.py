@@ -128,7 +128,8 @@ class RunStore:
         target = folder / part_name(i)
         tmp = folder / temp_name(f".{target.name}.", ".tmp")
         try:
-            frame.to_parquet(tmp, index=False)
+            # microsecond timestamps: what Spark and most Parquet readers take (pandas' nanoseconds are refused)
+            frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -58,6 +58,7 @@ __all__ = [
     "spill_tables",
     "find_parquet_tables",
     "read_owner_history",
+    "read_in_partition_order",
 ]
 
 PARTITION_KEYS: dict[str, str] = {
@@ -334,6 +335,47 @@ def read_owner_history(paths: Mapping[str, Path]) -> pd.DataFrame | None:
     return coerce_internal("opportunities", dset.to_table(columns=cols).to_pandas())
 
 
+def _key_partitions(table: object, name: str, n: int, opp_map: pd.DataFrame | None) -> np.ndarray:
+    """Partition of each row of an Arrow table or record batch of contract table ``name`` (see the module docstring)."""
+    import pyarrow.compute as pc
+
+    if name == "opportunity_history":
+        return _opp_partition(table.column("opportunity_id").to_pandas(), opp_map, n)  # type: ignore[attr-defined]
+    # hash each distinct id once (an id repeats over its events): 5x faster than hashing every row
+    column = table.column(PARTITION_KEYS[name])  # type: ignore[attr-defined]
+    if hasattr(column, "combine_chunks"):  # a Table's column is chunked
+        column = column.combine_chunks()
+    keys = pc.dictionary_encode(column, null_encoding="encode")
+    return partition_of(keys.dictionary.to_pandas(), n)[keys.indices.to_numpy(zero_copy_only=False)]
+
+
+def read_in_partition_order(paths: Mapping[str, Path], as_of: object, *, n_partitions: int,
+                            tables: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Whole tables (rows before ``as_of``) with their rows in the order of :func:`spill_tables`' partitions.
+
+    Partition 0's rows first, then partition 1's ..., each in input order —
+    the concatenation of every partition's frames, read straight from the
+    input. What a whole-population step of the batch reads, so its sums run
+    in the same order on every engine.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    ts = to_timestamp(as_of)
+    n = _check_n(n_partitions, "read_in_partition_order")
+    cut = pa.scalar(ts.to_datetime64(), type=pa.timestamp("ns"))
+    owner = read_owner_history(paths) if "opportunity_history" in tables else None
+    opp_map = owner[["opportunity_id", "customer_id"]] if owner is not None else None
+    out: dict[str, pd.DataFrame] = {}
+    for name in tables:
+        dset = ds.dataset(paths[name], format="parquet")
+        col = TABLES[name].time_column
+        t = dset.to_table(filter=ds.field(col) < cut.cast(dset.schema.field(col).type), use_threads=False)
+        part = _key_partitions(t, name, n, opp_map)
+        out[name] = t.take(pa.array(np.argsort(part, kind="stable"))).to_pandas()
+    return out
+
+
 def spill_tables(
     paths: Mapping[str, Path],
     as_of: object,
@@ -350,7 +392,6 @@ def spill_tables(
     ``on_table(name, rows)`` is called after each table.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
@@ -368,20 +409,13 @@ def spill_tables(
         (work / name).mkdir(parents=True, exist_ok=True)
         writers: dict[int, pq.ParquetWriter] = {}
         total = 0
-        key_col = "opportunity_id" if name == "opportunity_history" else PARTITION_KEYS[name]
         try:
             # no read-ahead: one batch in memory at a time
             for batch in dset.to_batches(filter=filt, batch_size=batch_rows, batch_readahead=0,
                                          fragment_readahead=0, use_threads=False):
                 if batch.num_rows == 0:
                     continue
-                if name == "opportunity_history":
-                    keys = batch.column(key_col).to_pandas()
-                    part = _opp_partition(keys, opp_map, n)
-                else:  # hash each distinct id of the batch once (an id repeats over its events): 5x faster
-                    keys = pc.dictionary_encode(batch.column(key_col), null_encoding="encode")
-                    part = partition_of(keys.dictionary.to_pandas(), n)[
-                        keys.indices.to_numpy(zero_copy_only=False)]
+                part = _key_partitions(batch, name, n, opp_map)
                 order = np.argsort(part, kind="stable")
                 bounds = np.searchsorted(part[order], np.arange(n + 1))
                 tbl = pa.Table.from_batches([batch]).take(pa.array(order))
@@ -392,7 +426,7 @@ def spill_tables(
                             writers[i] = pq.ParquetWriter(work / name / f"part-{i}.parquet", tbl.schema)
                         writers[i].write_table(tbl.slice(lo, hi - lo))
                 total += batch.num_rows
-                del batch, tbl, keys, part, order
+                del batch, tbl, part, order
         finally:
             for wtr in writers.values():
                 wtr.close()
