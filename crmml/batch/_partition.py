@@ -47,10 +47,15 @@ class PartitionResult:
         the model's stored reference (additive over partitions).
     seconds : dict
         Seconds per model.
+    internal : dict
+        Intermediate frames a whole-run step reads (not published):
+        ``forecast_inputs``, the forecast model's
+        :meth:`~crmml.forecast.PipelineForecastModel.period_inputs`.
     """
 
     index: int
     outputs: dict[str, pd.DataFrame] = field(default_factory=dict)
+    internal: dict[str, pd.DataFrame] = field(default_factory=dict)
     exclusions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     drift_counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -106,8 +111,8 @@ def customer_view(clv: pd.DataFrame | None, churn: pd.DataFrame | None) -> pd.Da
 
 
 def score_partition(tables: CRMTables, as_of: Any, models: Mapping[str, Any], *, index: int = 0,
-                    owner_history: pd.DataFrame | None = None, view: tuple[str | None, str | None] = (None, None)
-                    ) -> PartitionResult:
+                    owner_history: pd.DataFrame | None = None, view: tuple[str | None, str | None] = (None, None),
+                    forecast_periods: int = 2) -> PartitionResult:
     """Score one hash partition with every model: features once per model, outputs, drift counts, exclusions.
 
     Parameters
@@ -126,6 +131,8 @@ def score_partition(tables: CRMTables, as_of: Any, models: Mapping[str, Any], *,
     view : (str or None, str or None)
         The output names of the CLV and churn models the customer view joins;
         no view when both are None.
+    forecast_periods : int
+        Periods of the forecast model's period inputs (see :attr:`PartitionResult.internal`).
 
     Returns
     -------
@@ -146,6 +153,9 @@ def score_partition(tables: CRMTables, as_of: Any, models: Mapping[str, Any], *,
                 extra = pd.Series(feats[LEAD_LIST_EXTRA].to_numpy(dtype=np.float64),
                                   index=feats[scorer.entity].astype(str).to_numpy())
                 out[LEAD_LIST_EXTRA] = extra.reindex(out.index.astype(str)).to_numpy()
+            if scorer.kind == "forecast":
+                res.internal["forecast_inputs"] = scorer.period_inputs(feats, ts, periods=forecast_periods
+                                                                       ).reset_index()
             res.outputs[name] = _plain(out, scorer.entity)
             res.exclusions[name] = report.to_dict()
             counts = _drift(scorer, feats, out)

@@ -150,17 +150,20 @@ def _forecast_periods(store: RunStore, model: BatchModel, paths: dict[str, Path]
                       periods: int) -> dict[str, Any]:
     """Period bookings of the forecast model over all partitions (its intervals need every open deal at once).
 
-    The tables are read whole with their rows in partition order (every row
-    was validated in its partition), so the sums run in the same order on
-    both engines.
+    Each partition computed its open deals' period inputs with its features
+    (``_internal/forecast_inputs``); this step reads them and the deals'
+    tables (``opportunities``, ``opportunity_history``, ``customers``: booked
+    amounts, new business, stage win rates), with their rows in partition
+    order so that the sums run in the same order on both engines.
     """
     from crmml.data import load_tables
     from crmml.features import read_in_partition_order
 
-    names = [t for t in ("customers", "opportunities", "opportunity_history", "transactions", "interactions",
-                         "contacts", "invoices", "subscriptions") if t in paths]
+    names = [t for t in ("customers", "opportunities", "opportunity_history") if t in paths]
     tables = load_tables(read_in_partition_order(paths, as_of, n_partitions=n, tables=names), validate=False)
-    fc = model.scorer.forecast(tables, as_of, periods=periods)
+    inputs = _read_parts(store.internal_dir("forecast_inputs"))
+    inputs = inputs.set_index(model.entity) if len(inputs) else None
+    fc = model.scorer.forecast(tables, as_of, periods=periods, period_inputs=inputs)
     fc = fc.astype({c: "string" for c in fc.columns if fc[c].dtype == object})
     store.write_part("forecast_periods", 0, fc)
     return {"periods": len(fc), "expected": [float(v) for v in fc["expected"]]}
@@ -347,17 +350,20 @@ def _score(store: RunStore, spill: Spill | None, paths: dict[str, Path], n: int,
 
         metas.update(score_partitions_spark(
             paths, as_of, models, store, n_partitions=n, todo=todo, view=view,
+            forecast_periods=config.forecast_periods,
             on_done=lambda k: say("score", f"{reused + k}/{n} partitions", "advance", done=reused + k, total=n)))
     else:
         workers = config.workers or default_workers(len(todo), sum(spill.rows.values()), EVENTS_PER_PARTITION)
         if workers > 1:
             from crmml.batch._workers import score_in_processes
 
-            finished = score_in_processes(todo, spill, as_of, models, store, view, workers)
+            finished = score_in_processes(todo, spill, as_of, models, store, view, workers,
+                                          forecast_periods=config.forecast_periods)
         else:
             scorers = {k: m.scorer for k, m in models.items()}
             finished = ((i, run_partition(i, spill.raw_frames(i), as_of, scorers, store,
-                                          owner_history=spill.owner_history, view=view)) for i in todo)
+                                          owner_history=spill.owner_history, view=view,
+                                          forecast_periods=config.forecast_periods)) for i in todo)
         for k, (i, meta) in enumerate(finished, start=1):
             metas[i] = meta
             rows = ", ".join(f"{name} {r:,}" for name, r in meta["rows"].items())

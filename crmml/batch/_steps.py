@@ -29,7 +29,7 @@ def partition_tables_from_frames(frames: Mapping[str, pd.DataFrame]) -> Any:
 
 def run_partition(i: int, frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, models: Mapping[str, Any],
                   store: RunStore, *, owner_history: pd.DataFrame | None,
-                  view: tuple[str | None, str | None]) -> dict[str, Any]:
+                  view: tuple[str | None, str | None], forecast_periods: int = 2) -> dict[str, Any]:
     """Validate, score and write partition ``i``, then checkpoint it; returns the checkpoint.
 
     The part files are written first, each atomically; the checkpoint last,
@@ -38,10 +38,13 @@ def run_partition(i: int, frames: Mapping[str, pd.DataFrame], as_of: pd.Timestam
     t0 = time.perf_counter()
     tables = partition_tables_from_frames(frames)
     t_load = time.perf_counter() - t0
-    res = score_partition(tables, as_of, models, index=i, owner_history=owner_history, view=view)
+    res = score_partition(tables, as_of, models, index=i, owner_history=owner_history, view=view,
+                          forecast_periods=forecast_periods)
     t1 = time.perf_counter()
     for name, frame in res.outputs.items():
         store.write_part(name, i, frame)
+    for name, frame in res.internal.items():
+        store.write_internal(name, i, frame)
     meta = res.meta()
     meta["seconds"] = {**meta["seconds"], "validate": t_load, "write": time.perf_counter() - t1}
     store.mark_part(i, meta)

@@ -11,6 +11,7 @@ Layout of ``<output>``::
         manifest.json  drift.md  drift.png  _SUCCESS
     .staging/<run_id>/                          a run in progress: the same tree, plus
         _spill/  _parts/part-00012.json  _steps/<step>.json     checkpoints of finished work
+        _internal/forecast_inputs/part-00012.parquet            what a whole-run step reads
     .lock                                       held (flock) while a run writes
 
 A run's id is its as_of and a digest of its inputs, models and settings, so
@@ -136,6 +137,24 @@ class RunStore:
             raise
         return target
 
+    def internal_dir(self, name: str) -> Path:
+        """``<staging>/_internal/<name>``: intermediate part files of a whole-run step (never published)."""
+        return self.staging / "_internal" / name
+
+    def write_internal(self, name: str, i: int, frame: pd.DataFrame) -> Path:
+        """Write one intermediate part file atomically."""
+        folder = self.internal_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / part_name(i)
+        tmp = folder / temp_name(f".{target.name}.", ".tmp")
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
     def part_done(self, i: int) -> dict[str, Any] | None:
         """The checkpoint of partition ``i`` (None when it has not finished)."""
         return self._read(self.staging / "_parts" / f"part-{i:05d}.json")
@@ -175,6 +194,7 @@ class RunStore:
             shutil.rmtree(self.staging / "_spill", ignore_errors=True)
             shutil.rmtree(self.staging / "_parts", ignore_errors=True)
             shutil.rmtree(self.staging / "_steps", ignore_errors=True)
+            shutil.rmtree(self.staging / "_internal", ignore_errors=True)
             (self.staging / SUCCESS).unlink(missing_ok=True)  # a run killed while publishing
             write_file(self.staging / SUCCESS, b"")
             fsync_dir(self.staging)

@@ -32,7 +32,7 @@ def default_workers(n_todo: int, total_rows: int, events_per_partition: int) -> 
 
 
 def _init(artifacts: Mapping[str, str], work: str, paths: Mapping[str, str], n: int, as_of: str, root: str,
-          run_id: str, view: tuple[str | None, str | None], threads: int) -> None:
+          run_id: str, view: tuple[str | None, str | None], threads: int, forecast_periods: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before LightGBM is imported by the model packages
     from crmml.batch._store import RunStore
     from crmml.features import Spill, read_owner_history
@@ -43,7 +43,7 @@ def _init(artifacts: Mapping[str, str], work: str, paths: Mapping[str, str], n: 
     _STATE.update(
         scorers={name: load_local_scorer(d) for name, d in artifacts.items()},
         spill=Spill(work=Path(work), paths=p, n_partitions=n, rows={}, owner_history=read_owner_history(p)),
-        store=RunStore(root, run_id, ts), as_of=ts, view=tuple(view))
+        store=RunStore(root, run_id, ts), as_of=ts, view=tuple(view), forecast_periods=forecast_periods)
 
 
 def _task(i: int) -> tuple[int, dict[str, Any]]:
@@ -51,16 +51,18 @@ def _task(i: int) -> tuple[int, dict[str, Any]]:
 
     s = _STATE
     return i, run_partition(i, s["spill"].raw_frames(i), s["as_of"], s["scorers"], s["store"],
-                            owner_history=s["spill"].owner_history, view=s["view"])
+                            owner_history=s["spill"].owner_history, view=s["view"],
+                            forecast_periods=s["forecast_periods"])
 
 
 def score_in_processes(todo: list[int], spill: Any, as_of: pd.Timestamp, models: Mapping[str, Any], store: Any,
-                       view: tuple[str | None, str | None], workers: int) -> Iterator[tuple[int, dict[str, Any]]]:
+                       view: tuple[str | None, str | None], workers: int, *, forecast_periods: int = 2
+                       ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(partition, checkpoint)`` as worker processes finish them (in completion order)."""
     threads = max(1, (os.cpu_count() or 1) // workers)
     args = ({k: str(m.artifact_dir) for k, m in models.items()}, str(spill.work),
             {k: str(v) for k, v in spill.paths.items()}, spill.n_partitions, str(as_of), str(store.root),
-            store.run_id, view, threads)
+            store.run_id, view, threads, forecast_periods)
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init,
                              initargs=args) as pool:
         pending = {pool.submit(_task, i) for i in todo}

@@ -530,9 +530,48 @@ class PipelineForecastModel(SupervisedScorer):
         return super().score(tables, as_of, report=report)
 
     # ------------------------------------------------------------ period forecast
+    def _period_edges(self, ts: pd.Timestamp, periods: int) -> tuple[list[tuple[pd.Timestamp, pd.Timestamp]],
+                                                                    np.ndarray]:
+        """The periods from ``ts`` and their ends in days after ``ts`` (0 first); refuses periods past the horizon."""
+        bounds = period_bounds(ts, self.period, periods)
+        far = (bounds[-1][1] - ts) / pd.Timedelta(days=1)
+        if far > float(self.horizon_days) + 1e-9:
+            raise ParameterError(
+                f"The 'periods' parameter of PipelineForecastModel.forecast reaches {far:g} days past as_of "
+                f"({bounds[-1][1].date()}), beyond the model's horizon_days={self.horizon_days:g}. Fix: ask for fewer "
+                f"periods, or train with a longer horizon (PipelineForecastModel(horizon_days={int(np.ceil(far))})).")
+        return bounds, np.r_[0.0, [(e - ts) / pd.Timedelta(days=1) for _, e in bounds]]
+
+    def period_inputs(self, features: pd.DataFrame, as_of: Any, *, periods: int = 2) -> pd.DataFrame:
+        """What :meth:`forecast` reads of each open deal, from a :meth:`build_features` frame.
+
+        One row per deal (indexed by ``opportunity_id``): ``amount``,
+        ``stage``, ``expected_close_days`` and ``won_by_0`` …
+        ``won_by_<periods>``, the probability that the deal is won by the
+        end of each period (``won_by_0`` = 0, at ``as_of``). Rows of
+        partitions concatenated and passed as ``forecast(...,
+        period_inputs=...)`` give the whole-table forecast: the nightly batch
+        computes them with each partition's features and runs the period
+        step over all partitions without building the features again.
+        """
+        from crmml.features import to_timestamp
+
+        self._check_fitted("period_inputs")
+        ts = to_timestamp(as_of)
+        _, edges = self._period_edges(ts, periods)
+        frame = features.set_index(self.entity) if self.entity in features.columns else features
+        F = self.timing_curve(frame, edges) if len(frame) else np.zeros((0, len(edges)))
+        out = pd.DataFrame({"amount": frame["amount"].to_numpy(dtype=np.float64),
+                            "stage": frame["stage"].astype(object).to_numpy(),
+                            "expected_close_days": frame["expected_close_days"].to_numpy(dtype=np.float64)},
+                           index=frame.index.astype(str).rename(self.entity))
+        for k in range(len(edges)):
+            out[f"won_by_{k}"] = F[:, k]
+        return out
+
     def forecast(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str], as_of: Any, *,
-                 periods: int = 2, group_by: str | None = None, report: ExclusionReport | None = None
-                 ) -> pd.DataFrame:
+                 periods: int = 2, group_by: str | None = None, report: ExclusionReport | None = None,
+                 period_inputs: pd.DataFrame | None = None) -> pd.DataFrame:
         """Bookings per period (and group): booked, from open deals, from new deals, quantiles, stage-weighted.
 
         Parameters
@@ -545,6 +584,12 @@ class PipelineForecastModel(SupervisedScorer):
         group_by : str, optional
             A column of ``opportunities`` (e.g. ``"owner"``) or of
             ``customers`` (e.g. ``"industry"``, joined on ``customer_id``).
+        period_inputs : DataFrame, optional
+            :meth:`period_inputs` of every open deal, computed already (the
+            nightly batch's partitions): the open deals' features are then
+            not built again, and ``tables`` needs only ``opportunities``,
+            ``opportunity_history`` (and ``customers`` to group by one of its
+            columns).
 
         Returns
         -------
@@ -564,22 +609,19 @@ class PipelineForecastModel(SupervisedScorer):
         self._check_fitted("forecast")
         t = as_tables(tables)
         ts = to_timestamp(as_of)
-        bounds = period_bounds(ts, self.period, periods)
-        far = (bounds[-1][1] - ts) / pd.Timedelta(days=1)
-        if far > float(self.horizon_days) + 1e-9:
-            raise ParameterError(
-                f"The 'periods' parameter of PipelineForecastModel.forecast reaches {far:g} days past as_of "
-                f"({bounds[-1][1].date()}), beyond the model's horizon_days={self.horizon_days:g}. Fix: ask for fewer "
-                f"periods, or train with a longer horizon (PipelineForecastModel(horizon_days={int(np.ceil(far))})).")
+        bounds, edges = self._period_edges(ts, periods)
         report = report if report is not None else ExclusionReport()
         self._require_tables(t, "forecast")
         view = as_of_view(t, ts)  # once: the open deals, booked amounts, new business and stage rates read it
-        frame = self._select_schema(self._open_deals(view, ts, report), "forecast")
+        if period_inputs is None:
+            frame = self._select_schema(self._open_deals(view, ts, report), "forecast")
+            F = self.timing_curve(frame, edges) if len(frame) else np.zeros((0, len(edges)))
+        else:
+            frame = period_inputs.sort_index(kind="stable")
+            F = frame[[f"won_by_{k}" for k in range(len(edges))]].to_numpy(dtype=np.float64)
         opps = view.opportunities
         labels, codes_all = _group_codes(t, opps, group_by)
         g_open = codes_all[pd.Index(opps["opportunity_id"]).get_indexer(frame.index)]
-        edges = np.r_[0.0, [(e - ts) / pd.Timedelta(days=1) for _, e in bounds]]
-        F = self.timing_curve(frame, edges) if len(frame) else np.zeros((0, len(edges)))
         amount = frame["amount"].to_numpy(dtype=np.float64)
         G, n_sims = len(labels), int(self.n_simulations)
         sims = simulate_open(F, amount, g_open, G, n_sims, int(self.seed))

@@ -243,7 +243,8 @@ class _Poller:
 
 def _run(spark: Any, sources: Sequence[TableSource], owner: pd.DataFrame | None, as_of: pd.Timestamp,
          models: Mapping[str, BatchModel], store: RunStore, n: int, todo: Sequence[int],
-         view: tuple[str | None, str | None], on_done: Callable[[int], None] | None) -> dict[int, dict[str, Any]]:
+         view: tuple[str | None, str | None], on_done: Callable[[int], None] | None,
+         forecast_periods: int = 2) -> dict[int, dict[str, Any]]:
     todo = sorted(int(i) for i in todo)
     if not todo:
         return {}
@@ -252,7 +253,7 @@ def _run(spark: Any, sources: Sequence[TableSource], owner: pd.DataFrame | None,
     try:
         ctx = {"crmml": __version__, "schemas": table_schemas(sources), "as_of": int(as_of.value),
                "models": shipped_models, "owner": shipped_owner, "root": os.path.abspath(store.root),
-               "run_id": store.run_id, "view": list(view)}
+               "run_id": store.run_id, "view": list(view), "forecast_periods": int(forecast_periods)}
         out = _grouped(spark, sources, as_of, n, todo, shipped_owner).applyInPandas(
             _per_group(score_group, ctx), RESULT_SCHEMA)
         with _Poller(store, todo, on_done):
@@ -278,7 +279,7 @@ def _run(spark: Any, sources: Sequence[TableSource], owner: pd.DataFrame | None,
 
 def score_partitions_spark(paths: Mapping[str, Path], as_of: pd.Timestamp, models: Mapping[str, BatchModel],
                            store: RunStore, *, n_partitions: int, todo: Sequence[int],
-                           view: tuple[str | None, str | None],
+                           view: tuple[str | None, str | None], forecast_periods: int = 2,
                            on_done: Callable[[int], None] | None = None) -> dict[int, dict[str, Any]]:
     """Score the batch's partitions ``todo`` with Spark (the ``spark`` engine of :func:`crmml.batch.run_batch`).
 
@@ -305,6 +306,8 @@ def score_partitions_spark(paths: Mapping[str, Path], as_of: pd.Timestamp, model
         The partitions not finished yet.
     view : (str or None, str or None)
         The CLV and churn outputs the customer view joins.
+    forecast_periods : int
+        Periods of the forecast model's period inputs (the batch's ``[forecast] periods``).
     on_done : callable, optional
         Called with the number of partitions finished so far, from a
         background thread while Spark runs, and once more at the end.
@@ -329,7 +332,7 @@ def score_partitions_spark(paths: Mapping[str, Path], as_of: pd.Timestamp, model
     with _quiet(), _sql_conf(spark, {_NANOS_AS_LONG: "true"}):
         sources = [parquet_source(spark, name, Path(p)) for name, p in paths.items()]
         return _run(spark, sources, read_owner_history(paths), to_timestamp(as_of), models, store,
-                    int(n_partitions), todo, view, on_done)
+                    int(n_partitions), todo, view, on_done, forecast_periods)
 
 
 def partition_tables_spark(paths: Mapping[str, Path], as_of: object, *, n_partitions: int,

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from crmml.data import TABLES
 from crmml.features import PARTITION_KEYS, partition_of
-from crmml.features._partition import _opp_partition
+from crmml.features._partition import OpportunityPartitions
 from crmml.spark._ship import owner_history
 
 __all__ = [
@@ -134,10 +134,7 @@ def map_chunks(batches: Iterable[pa.RecordBatch], ctx: Mapping[str, Any]) -> Ite
     # the local spill's cut: as_of as a naive ns timestamp, cast to the column's type
     cut = pa.scalar(int(ctx["as_of"]), type=pa.timestamp("ns")).cast(schema.field(tcol).type)
     key = "opportunity_id" if name == "opportunity_history" else PARTITION_KEYS[name]
-    opps = None
-    if name == "opportunity_history":
-        owners = owner_history(ctx.get("owner"))
-        opps = owners[["opportunity_id", "customer_id"]] if owners is not None else None
+    opp_parts = OpportunityPartitions(owner_history(ctx.get("owner")), n) if name == "opportunity_history" else None
     rank = {f: k for k, f in enumerate(ctx["files"])}
     buffer: dict[int, list[pa.Table]] = {}
     held = 0
@@ -150,8 +147,7 @@ def map_chunks(batches: Iterable[pa.RecordBatch], ctx: Mapping[str, Any]) -> Ite
             continue
         data = data.append_column(FILE, _file_ranks(tbl[FILE].filter(keep), rank)).append_column(
             ROW, tbl[ROW].filter(keep).cast(pa.int64()))
-        keys = data.column(key).to_pandas()
-        part = _opp_partition(keys, opps, n) if name == "opportunity_history" else partition_of(keys, n)
+        part = opp_parts(data.column(key)) if opp_parts is not None else partition_of(data.column(key).to_pandas(), n)
         sel = np.flatnonzero(np.isin(part, todo))
         if not len(sel):
             continue

@@ -48,7 +48,7 @@ def score_group(chunks: pd.DataFrame, ctx: Mapping[str, Any]) -> pd.DataFrame:
         scorers = scorers_from_payload(ctx["models"].value)
         store = RunStore(ctx["root"], ctx["run_id"], as_of)
         run_partition(i, frames, as_of, scorers, store, owner_history=owner_history(ctx["owner"]),
-                      view=tuple(ctx["view"]))
+                      view=tuple(ctx["view"]), forecast_periods=int(ctx.get("forecast_periods", 2)))
         result: dict[str, Any] = {"ok": True}
     except CrmmlError as exc:
         result = {"error": error_to_dict(exc)}
