@@ -146,8 +146,8 @@ def _lead_list(store: RunStore, model: BatchModel, as_of: pd.Timestamp) -> dict[
     return {**summary, "compared_with_run": prev_run}
 
 
-def _forecast_periods(store: RunStore, model: BatchModel, paths: dict[str, Path], n: int, as_of: pd.Timestamp,
-                      periods: int) -> dict[str, Any]:
+def _forecast_periods(store: RunStore, model: BatchModel, spill: Spill | None, paths: dict[str, Path], n: int,
+                      as_of: pd.Timestamp, periods: int) -> dict[str, Any]:
     """Period bookings of the forecast model over all partitions (its intervals need every open deal at once).
 
     Each partition computed its open deals' period inputs with its features
@@ -160,7 +160,12 @@ def _forecast_periods(store: RunStore, model: BatchModel, paths: dict[str, Path]
     from crmml.features import read_in_partition_order
 
     names = [t for t in ("customers", "opportunities", "opportunity_history") if t in paths]
-    tables = load_tables(read_in_partition_order(paths, as_of, n_partitions=n, tables=names), validate=False)
+    if spill is not None:  # the local engine's spill holds them split already, in that order
+        frames = {t: pd.concat([spill.raw_frames(i, tables=(t,))[t] for i in range(n)], ignore_index=True)
+                  for t in names}
+    else:
+        frames = read_in_partition_order(paths, as_of, n_partitions=n, tables=names)
+    tables = load_tables(frames, validate=False)
     inputs = _read_parts(store.internal_dir("forecast_inputs"))
     inputs = inputs.set_index(model.entity) if len(inputs) else None
     fc = model.scorer.forecast(tables, as_of, periods=periods, period_inputs=inputs)
@@ -291,7 +296,7 @@ def _run(config: BatchConfig, prog: Progress) -> BatchResult:
                 say("load", f"resuming run {run_id}")
             spill = _spill(store, paths, as_of, n, config, say, timings) if config.engine == "local" else None
             metas, reused = _score(store, spill, paths, n, as_of, models, view, config, say, timings)
-            steps = _whole_run_steps(store, models, paths, n, as_of, config, say, timings)
+            steps = _whole_run_steps(store, models, spill, paths, n, as_of, config, say, timings)
             t = time.perf_counter()
             drift = _drift(store, models, metas, as_of)
             timings["drift"] = time.perf_counter() - t
@@ -373,8 +378,8 @@ def _score(store: RunStore, spill: Spill | None, paths: dict[str, Path], n: int,
     return [metas[i] for i in range(n)], reused
 
 
-def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], paths: dict[str, Path], n: int,
-                     as_of: pd.Timestamp,
+def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], spill: Spill | None,
+                     paths: dict[str, Path], n: int, as_of: pd.Timestamp,
                      config: BatchConfig, say: Callable[..., None], timings: dict[str, float]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in models.values():
@@ -388,7 +393,7 @@ def _whole_run_steps(store: RunStore, models: dict[str, BatchModel], paths: dict
             if step == "lead_list":
                 done = _lead_list(store, m, as_of)
             else:
-                done = _forecast_periods(store, m, paths, n, as_of, config.forecast_periods)
+                done = _forecast_periods(store, m, spill, paths, n, as_of, config.forecast_periods)
             done["seconds"] = time.perf_counter() - t
             store.mark_step(step, done)
         timings[step] = float(done.get("seconds", 0.0))

@@ -320,13 +320,16 @@ class Spill:
     rows: dict[str, int]
     owner_history: pd.DataFrame | None
 
-    def raw_frames(self, i: int) -> dict[str, pd.DataFrame]:
-        """Partition ``i`` of every spilled table as read from Parquet (no cast; empty when it has no rows)."""
+    def raw_frames(self, i: int, tables: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Partition ``i`` of every spilled table (or of ``tables``) as read from Parquet (no cast; empty when
+        it has no rows)."""
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
         frames: dict[str, pd.DataFrame] = {}
         for name, src in self.paths.items():
+            if tables is not None and name not in tables:
+                continue
             f = self.work / name / f"part-{i}.parquet"
             if f.exists():
                 frames[name] = pq.read_table(f).to_pandas()

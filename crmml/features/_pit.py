@@ -133,8 +133,13 @@ def _snapshot_as_of(opps: pd.DataFrame, hist: pd.DataFrame | None) -> pd.DataFra
     out = opps.copy()
     has = np.zeros(len(out), dtype=bool)
     if hist is not None and len(hist) and len(out):
-        last = hist.sort_values(["opportunity_id", "ts"], kind="stable")
-        last = last.drop_duplicates("opportunity_id", keep="last").set_index("opportunity_id")
+        # the latest row of each deal (ties: the later row), by integer sort keys (no string sort)
+        codes, ids = pd.factorize(hist["opportunity_id"], use_na_sentinel=False)
+        t = hist["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+        t[t == np.iinfo(np.int64).min] = np.iinfo(np.int64).max  # NaT sorts last, as sort_values puts it
+        order = np.lexsort((t, codes))  # stable: equal (deal, time) keep their row order
+        ends = np.r_[np.flatnonzero(np.diff(codes[order])), len(order) - 1]
+        last = hist.iloc[order[ends]].set_axis(pd.Index(ids)[codes[order[ends]]], axis=0)
         pos = last.index.get_indexer(out["opportunity_id"])
         has = pos >= 0
         if has.any():

@@ -104,9 +104,17 @@ def stage_win_rates(opps: pd.DataFrame, history: pd.DataFrame | None, open_stage
     overall = float(won.mean()) if len(won) else float("nan")
     if history is None or not len(closed):
         return {s: overall for s in open_stages}
-    h = history.loc[history["opportunity_id"].isin(won.index), ["opportunity_id", "stage"]].drop_duplicates()
+    # (deal, stage) pairs as integer codes: one hash look-up per history row, no string sort or isin
+    won_arr = won.to_numpy(dtype=bool)
+    pos = pd.Index(won.index).get_indexer(history["opportunity_id"])
+    keep = pos >= 0
+    stages, uniq = pd.factorize(history["stage"].to_numpy(dtype=object)[keep])
+    ok = stages >= 0
+    ever = np.zeros((len(won_arr), len(uniq)), dtype=bool)  # deal was ever in stage
+    ever[pos[keep][ok], stages[ok]] = True
+    code = {str(v): k for k, v in enumerate(uniq)}
     out = {}
     for s in open_stages:
-        ids = h.loc[h["stage"] == s, "opportunity_id"]
-        out[s] = float(won.reindex(ids).mean()) if len(ids) else overall
+        inside = ever[:, code[s]] if s in code else np.zeros(len(won_arr), dtype=bool)
+        out[s] = float(won_arr[inside].mean()) if inside.any() else overall
     return out
