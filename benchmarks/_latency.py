@@ -9,6 +9,18 @@ import numpy as np
 import pandas as pd
 
 
+def call_latency(fn: Any, inputs: list[Any], *, warmup: int = 20) -> np.ndarray:
+    """Milliseconds of ``fn(x)`` for each of ``inputs`` (after ``warmup`` untimed calls)."""
+    for x in inputs[:warmup]:
+        fn(x)
+    lat = []
+    for x in inputs:
+        t0 = time.perf_counter()
+        fn(x)
+        lat.append(time.perf_counter() - t0)
+    return np.array(lat) * 1e3
+
+
 def score_row_latency(scorer: Any, features: pd.DataFrame, n: int, *, warmup: int = 20,
                       seed: int = 0) -> tuple[np.ndarray, pd.Index]:
     """Milliseconds of ``scorer.score_row`` for ``n`` sampled rows of a feature frame (indexed by entity).
@@ -16,15 +28,7 @@ def score_row_latency(scorer: Any, features: pd.DataFrame, n: int, *, warmup: in
     Returns the latencies and the sampled entity ids (for a follow-up measurement on the same entities).
     """
     pick = features.sample(min(n, len(features)), random_state=seed)
-    mappings = [r.to_dict() for _, r in pick.iterrows()]
-    for m in mappings[:warmup]:
-        scorer.score_row(m)
-    lat = []
-    for m in mappings:
-        t0 = time.perf_counter()
-        scorer.score_row(m)
-        lat.append(time.perf_counter() - t0)
-    return np.array(lat) * 1e3, pick.index
+    return call_latency(scorer.score_row, [r.to_dict() for _, r in pick.iterrows()], warmup=warmup), pick.index
 
 
 def score_latency(scorer: Any, one_entity_tables: list[Any], as_of: Any) -> np.ndarray:

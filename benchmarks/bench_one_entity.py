@@ -30,7 +30,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-from _latency import score_latency, score_row_latency  # noqa: E402
+from _latency import call_latency, score_latency, score_row_latency  # noqa: E402
 
 from crmml import load_scorer  # noqa: E402
 from crmml.churn import ChurnModel  # noqa: E402
@@ -50,14 +50,7 @@ def _own_rows(tables, key: str, ids: list[str]) -> list:
 
 def _clv_row_latency(scorer, feats: pd.DataFrame, n: int) -> np.ndarray:
     rows = [feats.iloc[[k]] for k in np.random.default_rng(0).choice(len(feats), min(n, len(feats)), False)]
-    for r in rows[:20]:
-        scorer.predict_features(r)
-    out = []
-    for r in rows:
-        t0 = time.perf_counter()
-        scorer.predict_features(r)
-        out.append(time.perf_counter() - t0)
-    return np.array(out) * 1e3
+    return call_latency(scorer.predict_features, rows)
 
 
 def main() -> None:

@@ -451,6 +451,28 @@ def _in_interval(v: float, low: float | None, high: float | None, closed: Closed
 
 
 # ------------------------------------------------------------------ writing
+def bounded_number(value: Any, low: float | None = None, high: float | None = None) -> float | None:
+    """``value`` as a float when it is a JSON number (not a bool), finite and within ``[low, high]``; else None.
+
+    The element check of the strict readers of number arrays (they name the
+    bad element with their own error, see :func:`number_bounds_words`).
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        fv = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(fv) or (low is not None and fv < low) or (high is not None and fv > high):
+        return None
+    return fv
+
+
+def number_bounds_words(low: float | None = None, high: float | None = None) -> str:
+    """``" >= 0 <= 1"``: the bounds of :func:`bounded_number` for an error message."""
+    return ("" if low is None else f" >= {low:g}") + ("" if high is None else f" <= {high:g}")
+
+
 def to_jsonable(obj: Any, *, source: str = "", _path: tuple[PathPart, ...] = ()) -> Any:
     """Convert numpy/pandas scalars and containers to plain JSON types.
 

@@ -443,16 +443,7 @@ class RetrainJob:
         rep = _Reporter(job.progress)
         uri = job.tracking_uri
         assert uri is not None
-        ts = None if as_of is None else to_timestamp(as_of, "as_of")
-        if isinstance(tables, CRMTables):
-            t = tables
-        else:
-            from crmml.data import load_tables
-
-            t = load_tables(tables)
-        if ts is None:
-            ts = job.default_as_of(t)
-            rep.emit("holdout", "info", f"as_of: {_day(ts)} (default: the day after the latest event)")
+        t, ts = job.tables_and_as_of(tables, as_of, rep, "holdout")
         days = self.window_days()
         start = ts - pd.Timedelta(days=days)
 
@@ -624,56 +615,22 @@ def _summary(rep: _Reporter, evaluation: Any) -> None:
 
 def _baseline_on_window(rep: _Reporter, model: Any, t: CRMTables, evaluation: Any,
                         margin: float) -> tuple[str, Any] | None:
-    """``(column, BaselineComparison)`` of a fitted supervised model against its spine's naive baseline on the rows
-    of its window evaluation, or ``None`` when it has no baseline (CLV, the forecast) or no such hooks.
+    """The challenger against the spine's naive baseline on the holdout's rows (None: no baseline to compare).
 
-    The rows are rebuilt exactly as :meth:`~crmml.supervised.SupervisedScorer.evaluate_window` builds them (its
-    cutoffs; the population frame, which holds the baseline column, and the labels at each) and checked against
-    its ``outcomes_sha256``; the comparison is :func:`crmml.supervised.compare_to_baseline` with the spine's
-    column and direction, as at fit (``baseline_comparison_``), here on the holdout and with the gate's ``margin``.
+    :meth:`~crmml.supervised.SupervisedScorer.evaluate_window` keeps each holdout row's outcome, the model's
+    probability and the baseline column's value (``baseline_values``); the comparison is
+    :func:`crmml.supervised.compare_to_baseline` with the spine's column and direction, as at fit
+    (``baseline_comparison_``), here on the holdout and with the gate's ``margin``.
     """
     spine = getattr(model, "model_", None)
     column = getattr(spine, "baseline", None)
-    cutoffs = getattr(evaluation, "cutoffs", None)
-    hooks = ("_population_frame", "_labels", "_select_schema")
-    if column is None or not cutoffs or not all(callable(getattr(model, h, None)) for h in hooks):
+    values = getattr(evaluation, "baseline_values", None)
+    if column is None or values is None:
         return None
-    import hashlib
-
-    import numpy as np
-
-    from crmml.data import ExclusionReport
     from crmml.supervised import compare_to_baseline
 
     with rep.step("baseline", f"scoring the naive baseline {column} on the holdout's rows"):
-        h = float(model.horizon_days)
-        ys: list[Any] = []
-        ps: list[Any] = []
-        ss: list[Any] = []
-        keys: list[pd.DataFrame] = []
-        for c in cutoffs:
-            frame = model._population_frame(t, c, ExclusionReport())
-            if column not in frame.columns:
-                return None
-            score = frame[column]
-            frame = model._select_schema(frame, "evaluate_window")
-            frame.index = score.index = frame.index.astype(str)
-            labels = model._labels(t, c, h)
-            labels.index = labels.index.astype(str)
-            common = frame.index.intersection(labels.index, sort=True)
-            if not len(common):
-                continue
-            y = labels.loc[common, labels.columns[0]].to_numpy(dtype=np.int64)
-            ps.append(spine.predict_proba(spine.transform(frame.loc[common])))
-            ys.append(y)
-            ss.append(score.loc[common].to_numpy(dtype=np.float64, na_value=np.nan))
-            keys.append(pd.DataFrame({"entity": common.to_numpy(), "cutoff": c, "outcome": y}))
-        rows = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame()
-        digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
-        if digest != evaluation.outcomes_sha256:  # evaluate_window changed: the check would judge other rows
-            raise AssertionError("crmml.retrain: the naive baseline's rows differ from evaluate_window's rows; "
-                                 "this is a crmml bug, please report it.")
-        comparison = compare_to_baseline(np.concatenate(ys), np.concatenate(ps), np.concatenate(ss),
+        comparison = compare_to_baseline(evaluation.outcomes, evaluation.probabilities, values,
                                          direction=spine.baseline_direction, margin=float(margin),
                                          seed=int(spine.seed))
     b = comparison.baseline

@@ -281,6 +281,21 @@ class TrainingJob:
         """The default cutoff: the day after the latest event of :meth:`as_of_sources` not in the future."""
         return default_as_of(tables, sources=self.as_of_sources(), report=ExclusionReport())
 
+    def tables_and_as_of(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
+                         as_of: Any, rep: _Reporter, step: str) -> tuple[CRMTables, pd.Timestamp]:
+        """The validated tables, and ``as_of`` or its default (reported as an ``info`` event of ``step``)."""
+        ts = None if as_of is None else to_timestamp(as_of, "as_of")
+        if isinstance(tables, CRMTables):
+            t = tables
+        else:
+            from crmml.data import load_tables
+
+            t = load_tables(tables)
+        if ts is None:
+            ts = self.default_as_of(t)
+            rep.emit(step, "info", f"as_of: {_day(ts)} (default: the day after the latest event)")
+        return t, ts
+
     def run(self, tables: CRMTables | Mapping[str, pd.DataFrame] | str | os.PathLike[str],
             as_of: Any = None) -> TrainResult:
         """Holdout check → fit → plots → MLflow log → save → register (see the module docstring).
@@ -298,16 +313,7 @@ class TrainingJob:
         TrainResult
         """
         rep = _Reporter(self.progress)
-        ts = None if as_of is None else to_timestamp(as_of, "as_of")
-        if isinstance(tables, CRMTables):
-            t = tables
-        else:
-            from crmml.data import load_tables
-
-            t = load_tables(tables)
-        if ts is None:
-            ts = self.default_as_of(t)
-            rep.emit("fit", "info", f"as_of: {_day(ts)} (default: the day after the latest event)")
+        t, ts = self.tables_and_as_of(tables, as_of, rep, "fit")
 
         metrics: dict[str, float] = {}
         evaluation = self._holdout(t, ts, rep)

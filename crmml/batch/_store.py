@@ -55,6 +55,20 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _write_part(folder: Path, i: int, frame: pd.DataFrame, **parquet: Any) -> Path:
+    """``folder/part-<i>.parquet`` written under a temporary name, then renamed (readers never see half a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / part_name(i)
+    tmp = folder / temp_name(f".{target.name}.", ".tmp")
+    try:
+        frame.to_parquet(tmp, index=False, **parquet)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
 class RunStore:
     """One run's folders under the output root (see the module docstring)."""
 
@@ -124,18 +138,8 @@ class RunStore:
 
     def write_part(self, output: str, i: int, frame: pd.DataFrame) -> Path:
         """Write one part file atomically (temporary name, then rename)."""
-        folder = self.output_dir(output)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / part_name(i)
-        tmp = folder / temp_name(f".{target.name}.", ".tmp")
-        try:
-            # microsecond timestamps: what Spark and most Parquet readers take (pandas' nanoseconds are refused)
-            frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return target
+        # microsecond timestamps: what Spark and most Parquet readers take (pandas' nanoseconds are refused)
+        return _write_part(self.output_dir(output), i, frame, coerce_timestamps="us", allow_truncated_timestamps=True)
 
     def internal_dir(self, name: str) -> Path:
         """``<staging>/_internal/<name>``: intermediate part files of a whole-run step (never published)."""
@@ -143,17 +147,7 @@ class RunStore:
 
     def write_internal(self, name: str, i: int, frame: pd.DataFrame) -> Path:
         """Write one intermediate part file atomically."""
-        folder = self.internal_dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / part_name(i)
-        tmp = folder / temp_name(f".{target.name}.", ".tmp")
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return target
+        return _write_part(self.internal_dir(name), i, frame)
 
     def part_done(self, i: int) -> dict[str, Any] | None:
         """The checkpoint of partition ``i`` (None when it has not finished)."""

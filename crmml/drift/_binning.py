@@ -40,7 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from crmml._payload import Payload
+from crmml._payload import Payload, bounded_number, number_bounds_words
 from crmml.exceptions import ParameterError
 
 __all__ = [
@@ -342,15 +342,10 @@ def _items(p: Payload, key: str) -> tuple[list[Any], Payload]:
 def _numbers(p: Payload, key: str, *, low: float | None = None, high: float | None = None) -> list[float]:
     raw, at = _items(p, key)
     out = []
-    bounds = ("" if low is None else f" >= {low:g}") + ("" if high is None else f" <= {high:g}")
     for i, v in enumerate(raw):
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        try:
-            fv = float(v) if ok else math.nan
-        except OverflowError:
-            fv = math.nan
-        if not math.isfinite(fv) or (low is not None and fv < low) or (high is not None and fv > high):
-            raise at.error(i, "a finite number" + bounds, v)
+        fv = bounded_number(v, low, high)
+        if fv is None:
+            raise at.error(i, "a finite number" + number_bounds_words(low, high), v)
         out.append(fv)
     return out
 

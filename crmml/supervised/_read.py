@@ -7,13 +7,12 @@ message starts with the dotted path of the field, element index included
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmml._payload import Payload
+from crmml._payload import Payload, bounded_number, number_bounds_words
 
 __all__ = ["float_array", "str_array", "objects", "timestamp", "timestamps", "element_error"]
 
@@ -44,15 +43,10 @@ def float_array(p: Payload, key: str, *, length: int | None = None, min_length: 
     if len(raw) < min_length:
         raise p.error(key, f"an array of at least {min_length} numbers", raw)
     out = np.empty(len(raw), dtype=np.float64)
-    bounds = ("" if low is None else f" >= {low:g}") + ("" if high is None else f" <= {high:g}")
     for i, v in enumerate(raw):
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        try:
-            fv = float(v) if ok else math.nan
-        except OverflowError:
-            fv = math.nan
-        if not math.isfinite(fv) or (low is not None and fv < low) or (high is not None and fv > high):
-            raise element_error(p, key, i, "a finite number" + bounds, v)
+        fv = bounded_number(v, low, high)
+        if fv is None:
+            raise element_error(p, key, i, "a finite number" + number_bounds_words(low, high), v)
         if order is not None and i:
             prev = out[i - 1]
             if (order == "increasing" and not fv > prev) or (order == "nondecreasing" and not fv >= prev):

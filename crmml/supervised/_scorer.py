@@ -35,7 +35,7 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -95,6 +95,11 @@ class WindowEvaluation:
     outcomes_sha256 : str
         sha256 of the (entity, cutoff, outcome) rows: two models were evaluated on the same
         entities and outcomes exactly when it is equal (it identifies rows, reveals none).
+    outcomes, probabilities : numpy.ndarray
+        Every scored row's outcome (0/1) and the model's probability, cutoff by cutoff.
+    baseline_values : numpy.ndarray or None
+        The same rows' values of the spine's naive baseline column (``model_.baseline``, e.g.
+        ``recency_days``), for a comparison with the naive baseline on the window; None without one.
     """
 
     start: pd.Timestamp
@@ -102,6 +107,9 @@ class WindowEvaluation:
     cutoffs: tuple[pd.Timestamp, ...]
     evaluation: Evaluation
     outcomes_sha256: str
+    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), compare=False, repr=False)
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False, repr=False)
+    baseline_values: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -382,11 +390,14 @@ class SupervisedScorer(StoresDriftReference, ModelJsonArtifact, Estimator):
         cutoffs = default_cutoffs(e, h, n=int(days // h))
         ys: list[np.ndarray] = []
         ps: list[np.ndarray] = []
+        bs: list[np.ndarray] = []
         keys: list[pd.DataFrame] = []
+        base = getattr(self.model_, "baseline", None)
         for c in cutoffs:
             frame = self._population_frame(t, c, ExclusionReport())
-            frame = self._select_schema(frame, "evaluate_window")
             frame.index = frame.index.astype(str)
+            values = frame[base] if base is not None and base in frame.columns else None
+            frame = self._select_schema(frame, "evaluate_window")
             labels = self._labels(t, c, h)
             labels.index = labels.index.astype(str)
             common = frame.index.intersection(labels.index, sort=True)
@@ -396,6 +407,8 @@ class SupervisedScorer(StoresDriftReference, ModelJsonArtifact, Estimator):
             X = self.model_.transform(frame.loc[common])
             ps.append(self.model_.predict_proba(X))
             ys.append(y)
+            if values is not None:
+                bs.append(values.loc[common].to_numpy(dtype=np.float64, na_value=np.nan))
             keys.append(pd.DataFrame({"entity": common.to_numpy(), "cutoff": c, "outcome": y}))
         if not ys:
             raise InsufficientDataError(
@@ -404,7 +417,10 @@ class SupervisedScorer(StoresDriftReference, ModelJsonArtifact, Estimator):
                 "window, or choose another window.")
         rows = pd.concat(keys, ignore_index=True)
         digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
-        return WindowEvaluation(s, e, tuple(cutoffs), evaluate(np.concatenate(ys), np.concatenate(ps)), digest)
+        y_all, p_all = np.concatenate(ys), np.concatenate(ps)
+        return WindowEvaluation(s, e, tuple(cutoffs), evaluate(y_all, p_all), digest, outcomes=y_all,
+                                probabilities=p_all,
+                                baseline_values=np.concatenate(bs) if len(bs) == len(ys) else None)
 
     # ------------------------------------------------------------------ scoring
     def _schema_columns(self) -> list[str]:

@@ -10,18 +10,10 @@ import pandas as pd
 import pytest
 
 from crmml.batch import BatchConfig, load_config, run_batch
+from crmml.batch._partition import _plain  # the part files' form: id column first, text categoricals
 from tests.batch.conftest import AS_OF, b2c_config, read_output
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
-
-
-def _plain(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
-    out = frame.rename_axis(entity).reset_index()
-    out[entity] = out[entity].astype(str)
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype(object).where(out[c].notna(), None).astype("string")
-    return out.sort_values(entity, kind="stable").reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
