@@ -142,9 +142,11 @@ def test_logging_leaves_the_process_wide_tracking_uri_and_experiment_alone(tmp_p
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    before = mlflow.get_tracking_uri()
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"  # what a notebook user set before calling crmml
+    # as mlflow.set_tracking_uri(mine) does, without the variable; monkeypatch puts the old value back
+    monkeypatch.setattr("mlflow.tracking._tracking_service.utils._tracking_uri", mine)
     w = make_b2c_world(300, seed=1)
     model = CLVModel().fit(w.tables, "2025-07-01")
     log_scorer(model, tables=w.tables, as_of="2025-07-01", tracking_uri=f"sqlite:///{tmp_path / 'a.db'}")
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_EXPERIMENT_ID" not in os.environ
-    assert mlflow.get_tracking_uri() == before
+    assert mlflow.get_tracking_uri() == mine

@@ -277,15 +277,25 @@ def _use_tracking_uri(uri: str) -> Iterator[None]:
     e.g. resolving ``models:/name@alias``, reads only the global URI)."""
     import mlflow
 
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    if mlflow.get_tracking_uri() == uri and before == uri:
+    try:  # the URI the process set (mlflow.set_tracking_uri), which get_tracking_uri() cannot tell from the default
+        from mlflow.tracking._tracking_service import utils as _service
+
+        before_global = getattr(_service, "_tracking_uri", None)
+    except ImportError:  # pragma: no cover - another MLflow layout
+        before_global = None
+    before_env = os.environ.get("MLFLOW_TRACKING_URI")
+    if mlflow.get_tracking_uri() == uri and before_env == uri:
         yield
         return
     mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before)  # None unsets it again
+        mlflow.set_tracking_uri(before_global if before_global is not None else before_env)  # None unsets it
+        if before_env is None:  # set_tracking_uri writes the variable too: put back what the process had
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before_env
 
 
 @contextmanager
