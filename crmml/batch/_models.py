@@ -100,8 +100,11 @@ def load_models(models: Mapping[str, str], *, tracking_uri: str | None = None,
             if download_root is not None:
                 dst = Path(download_root) / name
                 dst.mkdir(parents=True, exist_ok=True)
-            local = download_model(uri, tracking_uri=tracking_uri, dst_path=dst)
             version = _registry_version(uri, tracking_uri)
+            pinned = uri
+            if version is not None and "@" in uri:  # the version the alias points at now: the manifest is exact
+                pinned = f"{uri.split('@', 1)[0]}/{version}"
+            local = download_model(pinned, tracking_uri=tracking_uri, dst_path=dst)
         else:
             local, version = Path(uri), None
         art = find_artifact_dir(local)

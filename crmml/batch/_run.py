@@ -294,12 +294,17 @@ def _run(config: BatchConfig, prog: Progress) -> BatchResult:
             resumed = store.start()
             if resumed:
                 say("load", f"resuming run {run_id}")
-            spill = _spill(store, paths, as_of, n, config, say, timings) if config.engine == "local" else None
-            metas, reused = _score(store, spill, paths, n, as_of, models, view, config, say, timings)
-            steps = _whole_run_steps(store, models, spill, paths, n, as_of, config, say, timings)
-            t = time.perf_counter()
-            drift = _drift(store, models, metas, as_of)
-            timings["drift"] = time.perf_counter() - t
+            try:
+                spill = _spill(store, paths, as_of, n, config, say, timings) if config.engine == "local" else None
+                metas, reused = _score(store, spill, paths, n, as_of, models, view, config, say, timings)
+                steps = _whole_run_steps(store, models, spill, paths, n, as_of, config, say, timings)
+                t = time.perf_counter()
+                drift = _drift(store, models, metas, as_of)
+                timings["drift"] = time.perf_counter() - t
+            except BaseException as exc:
+                store.write_json(MANIFEST_NAME, _failure(run_id, started, as_of, config, n, fingerprint, models,
+                                                         timings, exc))
+                raise
             manifest = _manifest(run_id, started, as_of, config, n, fingerprint, models, metas, steps, drift,
                                  timings, reused, view)
             store.write_json(MANIFEST_NAME, manifest)
@@ -448,6 +453,28 @@ def _manifest(run_id: str, started: str, as_of: pd.Timestamp, config: BatchConfi
                               for k in sorted({k for m in metas for k in m["seconds"]})},
         "success_marker": SUCCESS,
     }
+
+
+def _failure(run_id: str, started: str, as_of: pd.Timestamp, config: BatchConfig, n: int,
+             fingerprint: dict[str, Any], models: dict[str, BatchModel], timings: dict[str, float],
+             exc: BaseException) -> dict[str, Any]:
+    """The manifest of a run that stopped (left in its staging folder, never published).
+
+    The error is recorded by class, and for a data-contract error by table,
+    column and rule — not by its message, which may quote example ids.
+    """
+    from crmml.exceptions import DataContractError
+
+    error: dict[str, Any] = {"type": type(exc).__name__}
+    if isinstance(exc, DataContractError):
+        error["problems"] = [{"table": p.table, "column": p.column, "rule": p.rule, "n_rows": p.n_rows}
+                             for p in exc.problems]
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    return {**MANIFEST_FORMAT, "run_id": run_id, "status": status, "as_of": str(as_of), "started_at": started,
+            "stopped_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "crmml_version": __version__,
+            "engine": config.engine, "n_partitions": n, "input": fingerprint,
+            "models": {k: m.describe() for k, m in models.items()}, "error": error,
+            "timings_seconds": {k: round(v, 3) for k, v in timings.items()}}
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:

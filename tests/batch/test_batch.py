@@ -261,3 +261,29 @@ def test_worker_processes_write_the_same_outputs(b2c_dir, b2c_run, tmp_path):
                                           pd.read_parquet(f), check_exact=True)
     assert two.manifest["drift"] == res.manifest["drift"]
     assert two.manifest["exclusions"] == res.manifest["exclusions"]
+
+
+def test_a_contract_violation_stops_the_run_unpublished_with_a_failure_manifest(b2c_dir, tmp_path, capsys):
+    from crmml.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in ("customers.parquet", "interactions.parquet"):
+        (data / f).write_bytes((b2c_dir / "data" / f).read_bytes())
+    tx = pd.read_parquet(b2c_dir / "data" / "transactions.parquet")
+    tx.loc[tx.index[:3], "amount"] = np.inf  # three broken rows
+    tx.to_parquet(data / "transactions.parquet")
+    cfg = tmp_path / "batch.toml"
+    cfg.write_text(f'data = "data"\noutput = "out"\nas_of = "2025-07-01"\nn_partitions = 2\n[models]\n'
+                   f'clv = "{b2c_dir / "models" / "clv"}"\n')
+    assert main(["batch", "run", "--config", str(cfg), "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "transactions" in err and "amount" in err and "finite" in err
+    assert not (tmp_path / "out" / "current").exists()  # nothing published
+    (staging,) = (tmp_path / "out" / ".staging").iterdir()
+    m = json.loads((staging / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["error"]["type"] == "DataContractError"
+    assert {(p["table"], p["column"]) for p in m["error"]["problems"]} == {("transactions", "amount")}
+    assert sum(p["n_rows"] for p in m["error"]["problems"]) == 3
+    ids = tx["customer_id"].head(3).tolist() + tx["transaction_id"].head(3).tolist()
+    assert not [i for i in ids if i in (staging / "manifest.json").read_text()]  # no example ids
