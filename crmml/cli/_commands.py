@@ -414,16 +414,26 @@ def _demo_batch(work: Path, worlds: dict[str, Any], tracking_uri: str) -> int:
     return EXIT_OK
 
 
-def _demo_forecast(job: Any, tables: Any, as_of: Any, out: Path) -> int:
-    """Train and register the forecast, then this and next quarter through ``models:/crmml-forecast@champion``."""
-    from crmml.cli import _forecast, _leadscore
+def _train_or_skip(job: Any, tables: Any, as_of: Any, warning: str, skipped: str) -> Any | None:
+    """Train and register a demo model; below its training floor, warn (``{exc}`` in ``warning`` is the reason),
+    print ``skipped`` and return None: the demo's other parts stand on their own."""
     from crmml.exceptions import InsufficientDataError
 
     try:
-        result = job.run(tables, as_of)
+        return job.run(tables, as_of)
     except InsufficientDataError as exc:
-        _err(f"warning: the forecast was skipped: too few closed deals in the sample world. {exc}")
-        print("\nPipeline forecast: skipped — too few closed deals (see the warning on stderr).")
+        _err(warning.format(exc=exc))
+        print(f"\n{skipped} (see the warning on stderr).")
+        return None
+
+
+def _demo_forecast(job: Any, tables: Any, as_of: Any, out: Path) -> int:
+    """Train and register the forecast, then this and next quarter through ``models:/crmml-forecast@champion``."""
+    from crmml.cli import _forecast, _leadscore
+
+    result = _train_or_skip(job, tables, as_of, "warning: the forecast was skipped: too few closed deals in the "
+                            "sample world. {exc}", "Pipeline forecast: skipped — too few closed deals")
+    if result is None:
         return EXIT_OK
     scorer = _load_model(result.registry_uri, job.tracking_uri, "forecast")
     with _step(f"forecasting this and next quarter from {_day(as_of)} through {result.registry_uri}"):
@@ -438,14 +448,11 @@ def _demo_forecast(job: Any, tables: Any, as_of: Any, out: Path) -> int:
 def _demo_leads(job: Any, tables: Any, as_of: Any, out: Path) -> int:
     """Train and register lead scoring, then today's prioritised list through ``models:/crmml-leadscore@champion``."""
     from crmml.cli import _leadscore
-    from crmml.exceptions import InsufficientDataError
     from crmml.leadscore import daily_list
 
-    try:
-        result = job.run(tables, as_of)
-    except InsufficientDataError as exc:
-        _err(f"warning: lead scoring skipped: too few conversions in the sample world. {exc}")
-        print("\nLead scoring: skipped — too few conversions (see the warning on stderr).")
+    result = _train_or_skip(job, tables, as_of, "warning: lead scoring skipped: too few conversions in the sample "
+                            "world. {exc}", "Lead scoring: skipped — too few conversions")
+    if result is None:
         return EXIT_OK
     scorer = _load_model(result.registry_uri, job.tracking_uri, "leadscore")
     with _step(f"today's lead list as of {_day(as_of)} ({scorer.model_type_} model) through {result.registry_uri}"):
@@ -463,17 +470,15 @@ def _demo_churn(job: Any, tables: Any, as_of: Any, out: Path, top: int, *, fix: 
     skips this step with a warning: the other parts stand on their own.
     """
     from crmml.data import ExclusionReport
-    from crmml.exceptions import InsufficientDataError
     from crmml.scoring import write_parquet_atomic
 
-    try:
-        result = job.run(tables, as_of)
-    except InsufficientDataError as exc:
-        _err(f"warning: churn skipped: the sample world is too small to train churn. {exc} Fix: {fix}.")
+    result = _train_or_skip(job, tables, as_of, "warning: churn skipped: the sample world is too small to train "
+                            f"churn. {{exc}} Fix: {fix}.", "Churn: skipped — the sample world is too small to "
+                            "train it")
+    if result is None:
         if out.is_file():  # the previous run's churn scores belong to another world
             out.unlink()
             _err(f"  removed the previous demo's {out}")
-        print("\nChurn: skipped — the sample world is too small to train it (see the warning on stderr).")
         return EXIT_OK
     scorer = _load_model(result.registry_uri, job.tracking_uri, "churn")
     report = ExclusionReport()
